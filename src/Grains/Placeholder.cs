@@ -1,0 +1,1 @@
+namespace AuroraNexus.Grains; internal static class Placeholder2 {}
