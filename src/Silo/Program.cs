@@ -1,1 +1,49 @@
-Console.WriteLine("silo");
+using AuroraNexus.Grains.Hosting;
+using AuroraNexus.Silo;
+
+// The silo binary: `dotnet run --project src/Silo` joins the cluster; `... -- migrate` applies the schema and exits.
+var builder = WebApplication.CreateBuilder(args);
+NexusSettings settings;
+try
+{
+    settings = NexusSettings.Load(builder.Configuration);
+}
+catch (NexusConfigurationException ex)
+{
+    Console.Error.WriteLine($"configuration error: {ex.Message}");
+    return 2;
+}
+
+using var loggerFactory = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true));
+var startupLogger = loggerFactory.CreateLogger("AuroraNexus.Silo");
+var command = args.FirstOrDefault(a => !a.StartsWith('-'));
+if (command is not null && command != "run")
+{
+    return await OpsCommands.RunAsync(command, settings, startupLogger);
+}
+
+NexusDatabase database;
+try
+{
+    database = await NexusDatabase.OpenAsync(settings, allowEmbedded: false, migrate: true, startupLogger, CancellationToken.None);
+    await database.SeedAsync(settings, startupLogger, CancellationToken.None);
+}
+catch (NexusConfigurationException ex)
+{
+    Console.Error.WriteLine($"configuration error: {ex.Message}");
+    return 2;
+}
+
+await using (database)
+{
+    builder.Services.AddNexusData(settings, database.DataSource);
+    builder.Services.AddSingleton<NexusHealth>();
+    builder.UseOrleans(silo => silo.AddNexusSilo(settings, database, singleNode: false));
+    builder.WebHost.UseUrls($"http://{OpsCommands.BindAddress()}:{settings.GatewayPort}");
+
+    var app = builder.Build();
+    app.MapNexusSiloHealth();
+    await app.RunAsync();
+}
+
+return 0;

@@ -1,0 +1,68 @@
+using System.Collections.Immutable;
+
+namespace AuroraNexus.Grains.Conversation;
+
+[GenerateSerializer, Immutable, Alias("nexus.QueryRequest")]
+public sealed record QueryRequest(
+    [property: Id(0)] string Question,
+    [property: Id(1)] int? TopK,
+    [property: Id(2)] Guid QueryId);
+
+[GenerateSerializer, Immutable, Alias("nexus.SectionRef")]
+public sealed record SectionRef([property: Id(0)] string Id, [property: Id(1)] string Title);
+
+[GenerateSerializer, Immutable, Alias("nexus.FollowUpInfo")]
+public sealed record FollowUpInfo(
+    [property: Id(0)] bool Resolved,
+    [property: Id(1)] string? SectionId,
+    [property: Id(2)] string? RefType,
+    [property: Id(3)] string? Reason);
+
+[GenerateSerializer, Immutable, Alias("nexus.Citation")]
+public sealed record Citation(
+    [property: Id(0)] Guid DocumentId,
+    [property: Id(1)] string FileName,
+    [property: Id(2)] int ChunkIndex,
+    [property: Id(3)] double Score,
+    [property: Id(4)] string Snippet,
+    [property: Id(5)] long ChunkId);
+
+/// <summary>Modes of an answer: <c>llm</c>, <c>extractive</c> or <c>clarification</c>.</summary>
+public static class AnswerModes
+{
+    public const string Llm = "llm";
+    public const string Extractive = "extractive";
+    public const string Clarification = "clarification";
+}
+
+[GenerateSerializer, Immutable, Alias("nexus.QueryResult")]
+public sealed record QueryResult(
+    [property: Id(0)] Guid QueryId,
+    [property: Id(1)] string ThreadId,
+    [property: Id(2)] string Mode,
+    [property: Id(3)] string Answer,
+    [property: Id(4)] ImmutableArray<SectionRef> Sections,
+    [property: Id(5)] FollowUpInfo? FollowUp,
+    [property: Id(6)] ImmutableArray<SectionRef> Choices,
+    [property: Id(7)] ImmutableArray<Citation> Citations,
+    [property: Id(8)] string? Model,
+    [property: Id(9)] long LatencyMs,
+    [property: Id(10)] string RetrievalQuery,
+    [property: Id(11)] string SuiviStatus);
+
+[GenerateSerializer, Immutable, Alias("nexus.ThreadSnapshot")]
+public sealed record ThreadSnapshot(
+    [property: Id(0)] ImmutableArray<OutlineSection> Outline,
+    [property: Id(1)] string? LastQuestion,
+    [property: Id(2)] DateTimeOffset? UpdatedAt);
+
+/// <summary>Serialises one conversation: follow-up resolution, retrieval, answer, outline.</summary>
+[Alias("nexus.IThreadGrain")]
+public interface IThreadGrain : IGrainWithStringKey
+{
+    [Alias("Ask")]
+    Task<QueryResult> AskAsync(QueryRequest request, CancellationToken cancellationToken = default);
+
+    [Alias("GetSnapshot")]
+    Task<ThreadSnapshot> GetSnapshotAsync(CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,82 @@
+using System.Collections.Immutable;
+
+namespace AuroraNexus.Grains.Ingestion;
+
+public static class BatchStatuses
+{
+    public const string Queued = "queued";
+    public const string Running = "running";
+    public const string Completed = "completed";
+    public const string CompletedWithErrors = "completed_with_errors";
+    public const string Failed = "failed";
+    public const string Cancelled = "cancelled";
+}
+
+public static class DocumentStatuses
+{
+    public const string Queued = "queued";
+    public const string Processing = "processing";
+    public const string Indexed = "indexed";
+    public const string Duplicate = "duplicate";
+    public const string Failed = "failed";
+
+    public static bool IsTerminal(string status) => status is Indexed or Duplicate or Failed;
+}
+
+[GenerateSerializer, Immutable, Alias("nexus.PlannedDocument")]
+public sealed record PlannedDocument(
+    [property: Id(0)] Guid DocumentId,
+    [property: Id(1)] string FileName,
+    [property: Id(2)] string ObjectKey,
+    [property: Id(3)] long SizeBytes,
+    [property: Id(4)] string Status,
+    [property: Id(5)] string? ErrorCode);
+
+[GenerateSerializer, Immutable, Alias("nexus.BatchPlan")]
+public sealed record BatchPlan(
+    [property: Id(0)] string TenantId,
+    [property: Id(1)] string CallerApp,
+    [property: Id(2)] ImmutableArray<PlannedDocument> Documents);
+
+[GenerateSerializer, Immutable, Alias("nexus.DocumentWork")]
+public sealed record DocumentWork(
+    [property: Id(0)] string TenantId,
+    [property: Id(1)] string CallerApp,
+    [property: Id(2)] Guid BatchId,
+    [property: Id(3)] PlannedDocument Document,
+    [property: Id(4)] int Attempt);
+
+[GenerateSerializer, Immutable, Alias("nexus.DocumentOutcome")]
+public sealed record DocumentOutcome(
+    [property: Id(0)] string Status,
+    [property: Id(1)] int ChunkCount,
+    [property: Id(2)] string? ErrorCode,
+    [property: Id(3)] string? ErrorMessage,
+    [property: Id(4)] bool Retryable);
+
+[GenerateSerializer, Immutable, Alias("nexus.BatchProgress")]
+public sealed record BatchProgress(
+    [property: Id(0)] string Status,
+    [property: Id(1)] int Total,
+    [property: Id(2)] int Indexed,
+    [property: Id(3)] int Duplicate,
+    [property: Id(4)] int Failed);
+
+/// <summary>Drives one upload batch to the end: every document reaches a terminal state, even across silo loss.</summary>
+[Alias("nexus.IIngestionBatchGrain")]
+public interface IIngestionBatchGrain : IGrainWithGuidKey
+{
+    [Alias("Start")]
+    Task StartAsync(BatchPlan plan, CancellationToken cancellationToken = default);
+
+    [Alias("GetProgress")]
+    Task<BatchProgress> GetProgressAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>Stateless: extract → normalise → chunk → embed → index one document.</summary>
+[Alias("nexus.IChunkWorkerGrain")]
+public interface IChunkWorkerGrain : IGrainWithIntegerKey
+{
+    [Alias("Process")]
+    Task<DocumentOutcome> ProcessAsync(DocumentWork work, CancellationToken cancellationToken = default);
+}

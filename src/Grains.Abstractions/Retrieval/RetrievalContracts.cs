@@ -1,0 +1,45 @@
+using System.Collections.Immutable;
+
+namespace AuroraNexus.Grains.Retrieval;
+
+[GenerateSerializer, Immutable, Alias("nexus.VectorEntry")]
+public sealed record VectorEntry(
+    [property: Id(0)] long ChunkId,
+    [property: Id(1)] Guid DocumentId,
+    [property: Id(2)] float[] Vector);
+
+[GenerateSerializer, Immutable, Alias("nexus.LexicalHit")]
+public sealed record LexicalHit([property: Id(0)] long ChunkId, [property: Id(1)] double Score);
+
+[GenerateSerializer, Immutable, Alias("nexus.RankRequest")]
+public sealed record RankRequest(
+    [property: Id(0)] float[] QueryVector,
+    [property: Id(1)] ImmutableArray<LexicalHit> Lexical,
+    [property: Id(2)] int DenseCandidates,
+    [property: Id(3)] int TopK,
+    [property: Id(4)] double DenseWeight,
+    [property: Id(5)] double MmrLambda,
+    [property: Id(6)] ImmutableArray<long> PreferredChunks);
+
+[GenerateSerializer, Immutable, Alias("nexus.RankedChunk")]
+public sealed record RankedChunk(
+    [property: Id(0)] long ChunkId,
+    [property: Id(1)] Guid DocumentId,
+    [property: Id(2)] double Score);
+
+/// <summary>A tenant's vectors (embedded mode): exact search, fusion with the lexical hits and MMR.</summary>
+[Alias("nexus.IVectorIndexGrain")]
+public interface IVectorIndexGrain : IGrainWithStringKey
+{
+    [Alias("Add")]
+    Task AddAsync(ImmutableArray<VectorEntry> entries, CancellationToken cancellationToken = default);
+
+    [Alias("RemoveDocument")]
+    Task RemoveDocumentAsync(Guid documentId, CancellationToken cancellationToken = default);
+
+    [Alias("Rank")]
+    Task<ImmutableArray<RankedChunk>> RankAsync(RankRequest request, CancellationToken cancellationToken = default);
+
+    [Alias("Count")]
+    Task<int> CountAsync(CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,38 @@
+using AuroraNexus.Grains.Conversation;
+using AuroraNexus.Grains.Ingestion;
+using AuroraNexus.Grains.Llm;
+using AuroraNexus.Grains.Retrieval;
+using AuroraNexus.Grains.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace AuroraNexus.Grains.Hosting;
+
+public static class NexusServices
+{
+    /// <summary>The application services every process needs: database access, object store, stores.</summary>
+    public static IServiceCollection AddNexusData(this IServiceCollection services, NexusSettings settings, NpgsqlDataSource dataSource)
+    {
+        services.AddSingleton(settings);
+        services.AddSingleton(dataSource);
+        services.AddSingleton<IObjectStore>(_ => new LocalObjectStore(settings.ObjectsDirectory));
+        services.AddSingleton<IngestionRepository>();
+        services.AddSingleton<ConversationRepository>();
+        services.AddSingleton<SettingsRepository>();
+        services.AddSingleton<UserRepository>();
+        return services;
+    }
+
+    /// <summary>What grains need on a silo: embeddings, chunking, retrieval, the answer writer.</summary>
+    public static IServiceCollection AddNexusGrainServices(this IServiceCollection services)
+    {
+        services.AddSingleton<MiniLmEmbedder>();
+        services.AddSingleton<IEmbedder>(sp => sp.GetRequiredService<MiniLmEmbedder>());
+        services.AddSingleton(sp => new Chunker(sp.GetRequiredService<IEmbedder>(), new ChunkerOptions()));
+        services.AddSingleton<LexicalSearch>();
+        services.AddSingleton<RetrievalService>();
+        services.AddHttpClient<ChatCompletionsClient>();
+        services.AddSingleton<IAnswerWriter, BootstrapAnswerWriter>();
+        return services;
+    }
+}

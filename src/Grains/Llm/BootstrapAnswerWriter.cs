@@ -1,0 +1,31 @@
+using AuroraNexus.Grains.Conversation;
+using AuroraNexus.Grains.Hosting;
+using AuroraNexus.Grains.Tenancy;
+
+namespace AuroraNexus.Grains.Llm;
+
+/// <summary>
+/// Writes answers with the bootstrap model of <c>OPENROUTER_API_KEY</c> (and <c>LLM_BASE_URL</c>/<c>LLM_MODEL</c>) until
+/// tenants have credentials of their own; without a key there is no model and answers are extractive.
+/// </summary>
+public sealed class BootstrapAnswerWriter(NexusSettings settings, ChatCompletionsClient client) : IAnswerWriter
+{
+    private readonly LlmEndpoint? _endpoint = settings.OpenRouterApiKey is { } key
+        ? new LlmEndpoint(settings.LlmBaseUrl, key, settings.LlmModel, settings.PublicDomain, "Aurora Nexus")
+        : null;
+
+    public async Task<WrittenAnswer?> WriteAsync(
+        string tenantId, string question, IReadOnlyList<Passage> passages, string? focusSectionTitle, TenantSettings tenantSettings,
+        CancellationToken cancellationToken)
+    {
+        if (_endpoint is null)
+        {
+            return null;
+        }
+
+        var messages = AnswerPrompt.Build(question, [.. passages.Select(p => (p.FileName, p.Text))], focusSectionTitle,
+            tenantSettings.SystemPrompt);
+        var result = await client.CompleteAsync(_endpoint, messages, ChatOptions.Default, cancellationToken);
+        return new WrittenAnswer(result.Content, result.Model);
+    }
+}

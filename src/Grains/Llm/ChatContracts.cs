@@ -1,0 +1,73 @@
+namespace AuroraNexus.Grains.Llm;
+
+/// <summary>Per-call settings of a chat completion.</summary>
+public sealed record ChatOptions
+{
+    public static ChatOptions Default { get; } = new();
+
+    public double? Temperature { get; init; } = 0.2;
+
+    public int? MaxTokens { get; init; }
+
+    /// <summary>Per attempt for a plain call; for a stream, until the headers and then between two received lines.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Retries after the first attempt for 408, 429, 502, 503 and unreachable endpoints. Never for 400–403.</summary>
+    public int MaxRetries { get; init; } = 2;
+
+    /// <summary>The longest Retry-After the client waits for; a longer one is handed to the caller instead.</summary>
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>First backoff step when the provider sends no Retry-After; doubled per attempt, jittered.</summary>
+    public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+}
+
+public sealed record LlmUsage(int PromptTokens, int CompletionTokens, int TotalTokens);
+
+/// <summary>A finished, non-streamed completion.</summary>
+public sealed record ChatResult(
+    string Content,
+    string Model,
+    string? FinishReason,
+    string? GenerationId,
+    LlmUsage? Usage,
+    int Attempts,
+    IReadOnlyList<string> Warnings)
+{
+    public int PromptTokens => Usage?.PromptTokens ?? 0;
+
+    public int CompletionTokens => Usage?.CompletionTokens ?? 0;
+
+    /// <summary>False when the model stopped for another reason than the end of its answer (length, content filter).</summary>
+    public bool IsComplete => FinishReason is null or "stop" or "end_turn" or "eos";
+}
+
+/// <summary>
+/// One piece of a streamed completion. Content pieces arrive in order; the last item has <see cref="IsFinal"/>
+/// set, empty content, and carries the finish reason, usage and warnings.
+/// </summary>
+public sealed record ChatDelta(string Content)
+{
+    public string? FinishReason { get; init; }
+
+    public string? Model { get; init; }
+
+    public string? GenerationId { get; init; }
+
+    public LlmUsage? Usage { get; init; }
+
+    public bool IsFinal { get; init; }
+
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}
+
+/// <summary>What a "test connection" learnt about a key.</summary>
+public sealed record KeyCheckResult(
+    string CheckedPath,
+    string? Label,
+    decimal? Limit,
+    decimal? LimitRemaining,
+    decimal? Usage,
+    bool? IsFreeTier,
+    int? ModelCount,
+    IReadOnlyList<string> Warnings);

@@ -1,1 +1,0 @@
-namespace AuroraNexus.Grains; internal static class Placeholder2 {}

@@ -1,0 +1,252 @@
+using AuroraNexus.Grains.Ingestion;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace AuroraNexus.Grains.Storage;
+
+public sealed record NewDocument(
+    Guid Id, string FileName, string? ContentType, long SizeBytes, string Sha256, string ObjectKey,
+    string Status, string? ErrorCode, string? ErrorMessage);
+
+public sealed record DocumentRow(
+    Guid Id, string CallerApp, Guid? BatchId, string FileName, long SizeBytes, string Status,
+    string? ErrorCode, string? ErrorMessage, int ChunkCount, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+public sealed record BatchRow(
+    Guid Id, string CallerApp, string Status, int Total, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    DateTimeOffset? FinishedAt, IReadOnlyList<DocumentRow> Documents);
+
+public sealed record StoredChunk(int Index, string Text, int TokenCount, float[] Embedding);
+
+/// <summary>Documents, batches and chunks. Every statement filters by tenant.</summary>
+public sealed class IngestionRepository(NpgsqlDataSource db)
+{
+    public async Task CreateBatchAsync(
+        string tenantId, string callerApp, Guid batchId, string createdBy, IReadOnlyList<NewDocument> documents,
+        CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var cmd = new NpgsqlCommand(
+            """
+            INSERT INTO caller_apps (tenant_id, name) VALUES (@t, @app) ON CONFLICT DO NOTHING;
+            INSERT INTO ingest_batches (id, tenant_id, caller_app, status, total, created_by)
+            VALUES (@id, @t, @app, @status, @total, @by);
+            """, conn, tx))
+        {
+            cmd.Parameters.AddWithValue("t", tenantId);
+            cmd.Parameters.AddWithValue("app", callerApp);
+            cmd.Parameters.AddWithValue("id", batchId);
+            cmd.Parameters.AddWithValue("status", BatchStatuses.Queued);
+            cmd.Parameters.AddWithValue("total", documents.Count);
+            cmd.Parameters.AddWithValue("by", createdBy);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+
+        foreach (var d in documents)
+        {
+            await using var cmd = new NpgsqlCommand(
+                """
+                INSERT INTO documents (id, tenant_id, caller_app, batch_id, filename, content_type, size_bytes, sha256,
+                                       object_key, status, error_code, error_message)
+                VALUES (@id, @t, @app, @batch, @name, @ctype, @size, @sha, @key, @status, @code, @msg)
+                """, conn, tx);
+            cmd.Parameters.AddWithValue("id", d.Id);
+            cmd.Parameters.AddWithValue("t", tenantId);
+            cmd.Parameters.AddWithValue("app", callerApp);
+            cmd.Parameters.AddWithValue("batch", batchId);
+            cmd.Parameters.AddWithValue("name", d.FileName);
+            cmd.Parameters.AddWithValue("ctype", (object?)d.ContentType ?? DBNull.Value);
+            cmd.Parameters.AddWithValue("size", d.SizeBytes);
+            cmd.Parameters.AddWithValue("sha", d.Sha256);
+            cmd.Parameters.AddWithValue("key", d.ObjectKey);
+            cmd.Parameters.AddWithValue("status", d.Status);
+            cmd.Parameters.AddWithValue("code", (object?)d.ErrorCode ?? DBNull.Value);
+            cmd.Parameters.AddWithValue("msg", (object?)d.ErrorMessage ?? DBNull.Value);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+
+        await tx.CommitAsync(ct);
+    }
+
+    /// <summary>The id of an indexed or in-flight document of this tenant with the same content, if any.</summary>
+    public async Task<Guid?> FindSameContentAsync(string tenantId, string sha256, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(
+            """
+            SELECT id FROM documents
+            WHERE tenant_id = @t AND sha256 = @sha AND status IN ('indexed', 'queued', 'processing')
+            ORDER BY created_at LIMIT 1
+            """);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        cmd.Parameters.AddWithValue("sha", sha256);
+        return await cmd.ExecuteScalarAsync(ct) as Guid?;
+    }
+
+    public async Task SetDocumentStateAsync(
+        string tenantId, Guid documentId, string status, int chunkCount, string? errorCode, string? errorMessage,
+        int attempts, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(
+            """
+            UPDATE documents SET status = @s, chunk_count = @c, error_code = @code, error_message = @msg,
+                                 attempts = @a, updated_at = now()
+            WHERE tenant_id = @t AND id = @id
+            """);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        cmd.Parameters.AddWithValue("id", documentId);
+        cmd.Parameters.AddWithValue("s", status);
+        cmd.Parameters.AddWithValue("c", chunkCount);
+        cmd.Parameters.AddWithValue("code", (object?)errorCode ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("msg", (object?)errorMessage ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("a", attempts);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task SetBatchStatusAsync(string tenantId, Guid batchId, string status, bool finished, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(
+            """
+            UPDATE ingest_batches SET status = @s, updated_at = now(),
+                   finished_at = CASE WHEN @f THEN now() ELSE finished_at END
+            WHERE tenant_id = @t AND id = @id
+            """);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        cmd.Parameters.AddWithValue("id", batchId);
+        cmd.Parameters.AddWithValue("s", status);
+        cmd.Parameters.AddWithValue("f", finished);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Replaces the chunks of a document in one transaction and returns their new ids, in order.</summary>
+    public async Task<long[]> ReplaceChunksAsync(
+        string tenantId, Guid documentId, string model, IReadOnlyList<StoredChunk> chunks, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var del = new NpgsqlCommand("DELETE FROM chunks WHERE tenant_id = @t AND document_id = @d", conn, tx))
+        {
+            del.Parameters.AddWithValue("t", tenantId);
+            del.Parameters.AddWithValue("d", documentId);
+            await del.ExecuteNonQueryAsync(ct);
+        }
+
+        var ids = new long[chunks.Count];
+        if (chunks.Count > 0)
+        {
+            await using var batch = new NpgsqlBatch(conn, tx);
+            foreach (var c in chunks)
+            {
+                var cmd = new NpgsqlBatchCommand(
+                    """
+                    INSERT INTO chunks (tenant_id, document_id, chunk_index, text, token_count, embedding_model, embedding)
+                    VALUES (@t, @d, @i, @txt, @tok, @m, @emb) RETURNING id
+                    """);
+                cmd.Parameters.AddWithValue("t", tenantId);
+                cmd.Parameters.AddWithValue("d", documentId);
+                cmd.Parameters.AddWithValue("i", c.Index);
+                cmd.Parameters.AddWithValue("txt", c.Text);
+                cmd.Parameters.AddWithValue("tok", c.TokenCount);
+                cmd.Parameters.AddWithValue("m", model);
+                cmd.Parameters.AddWithValue("emb", c.Embedding);
+                batch.BatchCommands.Add(cmd);
+            }
+
+            await using var reader = await batch.ExecuteReaderAsync(ct);
+            var n = 0;
+            do
+            {
+                while (await reader.ReadAsync(ct))
+                {
+                    ids[n] = reader.GetInt64(0);
+                }
+
+                n++;
+            }
+            while (await reader.NextResultAsync(ct));
+        }
+
+        await tx.CommitAsync(ct);
+        return ids;
+    }
+
+    public async Task<BatchRow?> GetBatchAsync(string tenantId, Guid batchId, CancellationToken ct)
+    {
+        var batches = await ListBatchesAsync(tenantId, batchId, 1, ct);
+        return batches.Count == 0 ? null : batches[0];
+    }
+
+    public async Task<IReadOnlyList<BatchRow>> ListBatchesAsync(string tenantId, Guid? batchId, int limit, CancellationToken ct)
+    {
+        var rows = new List<(Guid Id, string App, string Status, int Total, DateTimeOffset C, DateTimeOffset U, DateTimeOffset? F)>();
+        await using (var cmd = db.CreateCommand(
+            """
+            SELECT id, caller_app, status, total, created_at, updated_at, finished_at FROM ingest_batches
+            WHERE tenant_id = @t AND (@id::uuid IS NULL OR id = @id)
+            ORDER BY created_at DESC LIMIT @limit
+            """))
+        {
+            cmd.Parameters.AddWithValue("t", tenantId);
+            cmd.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = (object?)batchId ?? DBNull.Value });
+            cmd.Parameters.AddWithValue("limit", limit);
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                rows.Add((r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetInt32(3),
+                    r.GetFieldValue<DateTimeOffset>(4), r.GetFieldValue<DateTimeOffset>(5),
+                    r.IsDBNull(6) ? null : r.GetFieldValue<DateTimeOffset>(6)));
+            }
+        }
+
+        var result = new List<BatchRow>(rows.Count);
+        foreach (var b in rows)
+        {
+            var docs = await ListDocumentsAsync(tenantId, null, b.Id, null, 10_000, ct);
+            result.Add(new BatchRow(b.Id, b.App, b.Status, b.Total, b.C, b.U, b.F, docs));
+        }
+
+        return result;
+    }
+
+    public async Task<IReadOnlyList<DocumentRow>> ListDocumentsAsync(
+        string tenantId, string? callerApp, Guid? batchId, Guid? documentId, int limit, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(
+            """
+            SELECT id, caller_app, batch_id, filename, size_bytes, status, error_code, error_message, chunk_count,
+                   created_at, updated_at
+            FROM documents
+            WHERE tenant_id = @t
+              AND (@app::text IS NULL OR caller_app = @app)
+              AND (@batch::uuid IS NULL OR batch_id = @batch)
+              AND (@id::uuid IS NULL OR id = @id)
+            ORDER BY created_at DESC, filename LIMIT @limit
+            """);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        cmd.Parameters.Add(new NpgsqlParameter("app", NpgsqlDbType.Text) { Value = (object?)callerApp ?? DBNull.Value });
+        cmd.Parameters.Add(new NpgsqlParameter("batch", NpgsqlDbType.Uuid) { Value = (object?)batchId ?? DBNull.Value });
+        cmd.Parameters.Add(new NpgsqlParameter("id", NpgsqlDbType.Uuid) { Value = (object?)documentId ?? DBNull.Value });
+        cmd.Parameters.AddWithValue("limit", limit);
+        var list = new List<DocumentRow>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+        {
+            list.Add(new DocumentRow(
+                r.GetGuid(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetGuid(2), r.GetString(3), r.GetInt64(4),
+                r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7),
+                r.GetInt32(8), r.GetFieldValue<DateTimeOffset>(9), r.GetFieldValue<DateTimeOffset>(10)));
+        }
+
+        return list;
+    }
+
+    /// <summary>Deletes a document row (its chunks cascade) and returns its object key, or null when not this tenant's.</summary>
+    public async Task<string?> DeleteDocumentAsync(string tenantId, Guid documentId, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(
+            "DELETE FROM documents WHERE tenant_id = @t AND id = @id RETURNING object_key");
+        cmd.Parameters.AddWithValue("t", tenantId);
+        cmd.Parameters.AddWithValue("id", documentId);
+        return await cmd.ExecuteScalarAsync(ct) as string;
+    }
+}

@@ -1,0 +1,88 @@
+using System.Net;
+using System.Net.Sockets;
+using AuroraNexus.Grains.Hosting;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Serialization;
+using Orleans.Storage;
+
+namespace AuroraNexus.Silo;
+
+/// <summary>How a silo (or the single-node WebFront's co-hosted silo) and an Orleans client are configured.</summary>
+public static class NexusSiloHosting
+{
+    public const string StorageName = "nexus";
+
+    public static ISiloBuilder AddNexusSilo(this ISiloBuilder silo, NexusSettings settings, NexusDatabase database, bool singleNode)
+    {
+        if (singleNode)
+        {
+            silo.UseLocalhostClustering(settings.SiloPort, settings.OrleansGatewayPort, null, settings.ServiceId, settings.ClusterId);
+        }
+        else
+        {
+            silo.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = settings.ClusterId;
+                o.ServiceId = settings.ServiceId;
+            });
+            silo.ConfigureEndpoints(AdvertisedAddress(), settings.SiloPort, settings.OrleansGatewayPort, listenOnAnyHostAddress: true);
+            silo.UseAdoNetClustering(o =>
+            {
+                o.Invariant = "Npgsql";
+                o.ConnectionString = database.ConnectionString;
+            });
+        }
+
+        // Orleans' own serializer honours [Alias]: renaming a state class does not orphan its stored rows,
+        // as the provider's default (JSON with CLR type names) would.
+        silo.AddAdoNetGrainStorage(StorageName, (OptionsBuilder<AdoNetGrainStorageOptions> options) =>
+            options.Configure<Serializer>((o, serializer) =>
+            {
+                o.Invariant = "Npgsql";
+                o.ConnectionString = database.ConnectionString;
+                o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+            }));
+        silo.UseAdoNetReminderService(o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = database.ConnectionString;
+        });
+        silo.Services.AddNexusGrainServices();
+        return silo;
+    }
+
+    public static IClientBuilder AddNexusClient(this IClientBuilder client, NexusSettings settings, NexusDatabase database)
+    {
+        client.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = settings.ClusterId;
+            o.ServiceId = settings.ServiceId;
+        });
+        client.UseAdoNetClustering(o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = database.ConnectionString;
+        });
+
+        // Silos that restart come back on new generations: find them within seconds, not the default minute.
+        client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(10));
+        return client;
+    }
+
+    /// <summary>ORLEANS_ADVERTISED_IP, else the host's first IPv4 address (the container's address under compose).</summary>
+    private static IPAddress AdvertisedAddress()
+    {
+        var configured = Environment.GetEnvironmentVariable("ORLEANS_ADVERTISED_IP");
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            return IPAddress.TryParse(configured.Trim(), out var ip)
+                ? ip
+                : throw new NexusConfigurationException("ORLEANS_ADVERTISED_IP", $"'{configured}' is not an IP address");
+        }
+
+        var own = Dns.GetHostAddresses(Dns.GetHostName())
+            .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
+        return own ?? IPAddress.Loopback;
+    }
+}

@@ -1,0 +1,53 @@
+using System.Collections.Immutable;
+using AuroraNexus.Grains.Retrieval;
+using AuroraNexus.Grains.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace AuroraNexus.WebFront.Api;
+
+public sealed record DocumentBody(
+    Guid Id, string Filename, string CallerApp, Guid? BatchId, string Status, string? ErrorCode, string? Error, int Chunks,
+    long SizeBytes, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+public static class DocumentsApi
+{
+    public static void MapDocumentsApi(this WebApplication app)
+    {
+        app.MapGet("/api/documents", static async (
+            HttpContext http, IngestionRepository repo, string? callerApp, int? limit, CancellationToken ct) =>
+        {
+            var caller = Caller.From(http.User);
+            var docs = await repo.ListDocumentsAsync(caller.TenantId, callerApp, null, null, Math.Clamp(limit ?? 1000, 1, 10_000), ct);
+            return TypedResults.Ok(docs.Select(ToBody).ToImmutableArray());
+        }).RequireAuthorization();
+
+        app.MapGet("/api/documents/{id:guid}", static async Task<Results<Ok<DocumentBody>, ProblemHttpResult>> (
+            Guid id, HttpContext http, IngestionRepository repo, CancellationToken ct) =>
+        {
+            var caller = Caller.From(http.User);
+            var docs = await repo.ListDocumentsAsync(caller.TenantId, null, null, id, 1, ct);
+            return docs.Count == 1
+                ? TypedResults.Ok(ToBody(docs[0]))
+                : Problems.Create(404, "document_not_found", $"No document {id} in your tenant.");
+        }).RequireAuthorization();
+
+        app.MapDelete("/api/documents/{id:guid}", static async Task<Results<NoContent, ProblemHttpResult>> (
+            Guid id, HttpContext http, IngestionRepository repo, IObjectStore objects, IGrainFactory grains, CancellationToken ct) =>
+        {
+            var caller = Caller.From(http.User);
+            var key = await repo.DeleteDocumentAsync(caller.TenantId, id, ct);
+            if (key is null)
+            {
+                return Problems.Create(404, "document_not_found", $"No document {id} in your tenant.");
+            }
+
+            await grains.GetGrain<IVectorIndexGrain>(caller.TenantId).RemoveDocumentAsync(id, ct);
+            await objects.DeleteAsync(key, ct);
+            return TypedResults.NoContent();
+        }).RequireAuthorization();
+    }
+
+    private static DocumentBody ToBody(DocumentRow d) => new(
+        d.Id, d.FileName, d.CallerApp, d.BatchId, d.Status, d.ErrorCode, d.ErrorMessage, d.ChunkCount, d.SizeBytes,
+        d.CreatedAt, d.UpdatedAt);
+}

@@ -1,0 +1,139 @@
+using System.Collections.Immutable;
+using System.Security.Cryptography;
+using AuroraNexus.Grains.Ingestion;
+using AuroraNexus.Grains.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace AuroraNexus.WebFront.Api;
+
+public sealed record AcceptedDocument(Guid Id, string Filename, string Status, string? ErrorCode, string? Error);
+
+public sealed record IngestAccepted(Guid BatchId, string Status, ImmutableArray<AcceptedDocument> Documents);
+
+public sealed record BatchDocumentBody(Guid Id, string Filename, string Status, string? ErrorCode, string? Error, int Chunks);
+
+public sealed record BatchBody(
+    Guid BatchId, string CallerApp, string Status, int Total, int Indexed, int Duplicate, int Failed, int Pending,
+    DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt, ImmutableArray<BatchDocumentBody> Documents);
+
+public static class IngestApi
+{
+    public static readonly ImmutableHashSet<string> SupportedExtensions =
+        ImmutableHashSet.Create(StringComparer.OrdinalIgnoreCase, ".txt", ".md", ".markdown", ".html", ".htm");
+
+    public static void MapIngestApi(this WebApplication app)
+    {
+        app.MapPost("/api/ingest", UploadAsync).RequireAuthorization().DisableAntiforgery();
+        app.MapGet("/api/ingest/batches", static async (HttpContext http, IngestionRepository repo, int? limit, CancellationToken ct) =>
+        {
+            var caller = Caller.From(http.User);
+            var batches = await repo.ListBatchesAsync(caller.TenantId, null, Math.Clamp(limit ?? 50, 1, 500), ct);
+            return TypedResults.Ok(batches.Select(ToBody).ToImmutableArray());
+        }).RequireAuthorization();
+        app.MapGet("/api/ingest/batches/{id:guid}", static async Task<Results<Ok<BatchBody>, ProblemHttpResult>> (
+            Guid id, HttpContext http, IngestionRepository repo, CancellationToken ct) =>
+        {
+            var caller = Caller.From(http.User);
+            return await repo.GetBatchAsync(caller.TenantId, id, ct) is { } batch
+                ? TypedResults.Ok(ToBody(batch))
+                : Problems.Create(404, "batch_not_found", $"No ingestion batch {id} in your tenant.");
+        }).RequireAuthorization();
+    }
+
+    private static async Task<Results<Accepted<IngestAccepted>, ProblemHttpResult>> UploadAsync(
+        HttpContext http, IngestionRepository repo, IObjectStore objects, IGrainFactory grains, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        if (!http.Request.HasFormContentType)
+        {
+            return Problems.Create(415, "multipart_required",
+                "Send multipart/form-data with one or more `files` fields and a `caller_app` field.");
+        }
+
+        var form = await http.Request.ReadFormAsync(ct);
+        var callerApp = form["caller_app"].ToString().Trim();
+        if (Caller.ValidateCallerApp(callerApp) is { } appError)
+        {
+            return Problems.Create(400, "caller_app_required", appError);
+        }
+
+        var files = form.Files.GetFiles("files");
+        if (files.Count == 0)
+        {
+            return Problems.Create(400, "no_files", "Attach at least one file in the multipart field `files`.");
+        }
+
+        var batchId = Guid.NewGuid();
+        var documents = new List<NewDocument>(files.Count);
+        foreach (var file in files)
+        {
+            documents.Add(await StoreAsync(caller.TenantId, file, repo, objects, documents, ct));
+        }
+
+        await repo.CreateBatchAsync(caller.TenantId, callerApp, batchId, caller.UserId, documents, ct);
+        var plan = new BatchPlan(caller.TenantId, callerApp, [.. documents.Select(d =>
+            new PlannedDocument(d.Id, d.FileName, d.ObjectKey, d.SizeBytes, d.Status, d.ErrorCode))]);
+        await grains.GetGrain<IIngestionBatchGrain>(batchId).StartAsync(plan, ct);
+        var body = new IngestAccepted(batchId, BatchStatuses.Running,
+            [.. documents.Select(d => new AcceptedDocument(d.Id, d.FileName, d.Status, d.ErrorCode, d.ErrorMessage))]);
+        return TypedResults.Accepted($"/api/ingest/batches/{batchId}", body);
+    }
+
+    private static async Task<NewDocument> StoreAsync(
+        string tenantId, IFormFile file, IngestionRepository repo, IObjectStore objects, List<NewDocument> earlier,
+        CancellationToken ct)
+    {
+        var id = Guid.NewGuid();
+        var name = Path.GetFileName(file.FileName.Replace('\\', '/'));
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            name = "unnamed";
+        }
+
+        var key = $"{tenantId}/{id:N}";
+        var extension = Path.GetExtension(name);
+        if (!SupportedExtensions.Contains(extension))
+        {
+            return new NewDocument(id, name, file.ContentType, file.Length, "", key, DocumentStatuses.Failed, "unsupported_type",
+                $"'{extension}' files are not supported yet; supported: {string.Join(", ", SupportedExtensions.Order())}.");
+        }
+
+        if (file.Length == 0)
+        {
+            return new NewDocument(id, name, file.ContentType, 0, "", key, DocumentStatuses.Failed, "empty_file",
+                "The file is empty (0 bytes); upload it again with its content.");
+        }
+
+        string sha;
+        await using (var source = file.OpenReadStream())
+        {
+            sha = Convert.ToHexStringLower(await SHA256.HashDataAsync(source, ct));
+        }
+
+        var twin = earlier.FirstOrDefault(d => d.Sha256 == sha && d.Status == DocumentStatuses.Queued)?.Id
+            ?? await repo.FindSameContentAsync(tenantId, sha, ct);
+        if (twin is { } existing)
+        {
+            return new NewDocument(id, name, file.ContentType, file.Length, sha, key, DocumentStatuses.Duplicate, "duplicate",
+                $"Same content as document {existing} already in your tenant; it was not indexed twice.");
+        }
+
+        await using (var content = file.OpenReadStream())
+        {
+            await objects.PutAsync(key, content, ct);
+        }
+
+        return new NewDocument(id, name, file.ContentType, file.Length, sha, key, DocumentStatuses.Queued, null, null);
+    }
+
+    private static BatchBody ToBody(BatchRow b)
+    {
+        var indexed = b.Documents.Count(d => d.Status == DocumentStatuses.Indexed);
+        var duplicate = b.Documents.Count(d => d.Status == DocumentStatuses.Duplicate);
+        var failed = b.Documents.Count(d => d.Status == DocumentStatuses.Failed);
+        return new BatchBody(b.Id, b.CallerApp, b.Status, b.Total, indexed, duplicate, failed,
+            b.Total - indexed - duplicate - failed, b.CreatedAt, b.FinishedAt,
+            [.. b.Documents.OrderBy(d => d.FileName, StringComparer.Ordinal).Select(d =>
+                new BatchDocumentBody(d.Id, d.FileName, d.Status, d.ErrorCode, d.ErrorMessage, d.ChunkCount))]);
+    }
+}

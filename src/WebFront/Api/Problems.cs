@@ -1,0 +1,70 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+
+namespace AuroraNexus.WebFront.Api;
+
+/// <summary>RFC 7807 problem details with a stable <c>code</c> and a message naming the cause and the fix.</summary>
+public static class Problems
+{
+    public static ProblemHttpResult Create(int status, string code, string detail) =>
+        TypedResults.Problem(detail: detail, statusCode: status, title: TitleOf(code), type: $"https://aurora-nexus.dev/problems/{code}",
+            extensions: new Dictionary<string, object?> { ["code"] = code });
+
+    public static Task Write(HttpContext context, int status, string code, string detail) =>
+        Create(status, code, detail).ExecuteAsync(context);
+
+    public static void UseNexusProblemDetails(this WebApplication app)
+    {
+        app.UseExceptionHandler(handler => handler.Run(async context =>
+        {
+            var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+            var (status, code, detail) = Classify(error);
+            await Write(context, status, code, detail);
+        }));
+        app.UseStatusCodePages(async ctx =>
+        {
+            var response = ctx.HttpContext.Response;
+            if (response.HasStarted || response.ContentLength > 0 || response.ContentType is not null)
+            {
+                return;
+            }
+
+            var (code, detail) = response.StatusCode switch
+            {
+                404 => ("not_found", "No such route or resource."),
+                405 => ("method_not_allowed", "This route does not accept that HTTP method."),
+                413 => ("too_large", "The request body is larger than NEXUS_MAX_UPLOAD_BYTES allows."),
+                415 => ("unsupported_media_type", "Send JSON (application/json) or multipart/form-data as the route expects."),
+                _ => ("http_" + response.StatusCode, "The request could not be processed."),
+            };
+            await Write(ctx.HttpContext, response.StatusCode, code, detail);
+        });
+    }
+
+    private static (int Status, string Code, string Detail) Classify(Exception? error) => error switch
+    {
+        AuroraNexus.Grains.Llm.LlmException llm => (llm.HttpStatus switch
+        {
+            429 => 429,
+            401 or 402 or 403 => 502,
+            _ when llm.Code is AuroraNexus.Grains.Llm.LlmErrorCode.CredentialMissing or AuroraNexus.Grains.Llm.LlmErrorCode.CredentialInvalid => 502,
+            _ => 503,
+        }, llm.ErrorCode, llm.Message),
+        BadHttpRequestException { StatusCode: 413 } =>
+            (413, "too_large", "The upload is larger than NEXUS_MAX_UPLOAD_BYTES allows; split it or raise the limit."),
+        BadHttpRequestException bad => (bad.StatusCode, "bad_request", "The request is malformed: check the JSON body or the multipart form."),
+        PostgresException { SqlState: PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedTable } =>
+            (503, "schema_behind", "The database schema is older than this release: run `dotnet run --project src/Silo -- migrate` (or restart the single-node app, which migrates at start)."),
+        NpgsqlException => (503, "database_unavailable", "PostgreSQL is unreachable; check DATABASE_URL and that the server runs (GET /api/health tells more)."),
+        Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or TimeoutException =>
+            (503, "cluster_unavailable", "The Orleans cluster did not answer in time; retry, and check GET /api/health for the silos' state."),
+        _ => (500, "internal_error", "An unexpected error occurred; it has been logged. Retry, and report the time of the request if it persists."),
+    };
+
+    private static string TitleOf(string code) => code.Replace('_', ' ') switch
+    {
+        var s when s.Length > 0 => char.ToUpperInvariant(s[0]) + s[1..],
+        _ => "Error",
+    };
+}

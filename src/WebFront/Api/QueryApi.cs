@@ -1,0 +1,92 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using AuroraNexus.Grains.Conversation;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace AuroraNexus.WebFront.Api;
+
+public sealed record QueryOptionsBody(int? TopK);
+
+public sealed record QueryBody(string? Question, string? CallerApp, string? ThreadId, QueryOptionsBody? Options);
+
+public sealed record CitationBody(Guid DocumentId, string Filename, int ChunkIndex, double Score, string Snippet);
+
+public sealed record FollowUpBody(bool Resolved, string? SectionId, string? RefType, string? Reason);
+
+public sealed record QueryResponse(
+    Guid QueryId, string ThreadId, string Mode, string Answer, ImmutableArray<SectionRef> Sections, FollowUpBody? Followup,
+    ImmutableArray<SectionRef>? Choices, ImmutableArray<CitationBody> Citations, string? Model, long LatencyMs,
+    string RetrievalQuery, string SuiviStatus);
+
+public static class QueryApi
+{
+    public const int MaxQuestionLength = 4000;
+
+    public static void MapQueryApi(this WebApplication app) =>
+        app.MapPost("/api/query", static async Task<Results<Ok<QueryResponse>, EmptyHttpResult, ProblemHttpResult>> (
+            QueryBody? body, HttpContext http, IGrainFactory grains, CancellationToken ct) =>
+        {
+            var caller = Caller.From(http.User);
+            var question = body?.Question?.Trim();
+            if (string.IsNullOrEmpty(question))
+            {
+                return Problems.Create(400, "question_required", "Send a non-empty \"question\".");
+            }
+
+            if (question.Length > MaxQuestionLength)
+            {
+                return Problems.Create(400, "question_too_long",
+                    $"The question has {question.Length} characters; the limit is {MaxQuestionLength}. Shorten it.");
+            }
+
+            if (Caller.ValidateCallerApp(body!.CallerApp) is { } appError)
+            {
+                return Problems.Create(400, "caller_app_required", appError);
+            }
+
+            var threadId = string.IsNullOrWhiteSpace(body.ThreadId) ? Guid.NewGuid().ToString("N") : body.ThreadId.Trim();
+            if (threadId.Length > 200)
+            {
+                return Problems.Create(400, "thread_id_invalid", "thread_id is longer than 200 characters.");
+            }
+
+            var key = new ThreadKey(caller.TenantId, body.CallerApp!.Trim(), caller.UserId, threadId);
+            var result = await grains.GetGrain<IThreadGrain>(key.ToString())
+                .AskAsync(new QueryRequest(question, body.Options?.TopK, Guid.NewGuid()), ct);
+            var response = ToResponse(result);
+            if (WantsEventStream(http))
+            {
+                await WriteEventStreamAsync(http, response, ct);
+                return TypedResults.Empty;
+            }
+
+            return TypedResults.Ok(response);
+        }).RequireAuthorization();
+
+    private static QueryResponse ToResponse(QueryResult r) => new(
+        r.QueryId, r.ThreadId, r.Mode, r.Answer, r.Sections,
+        r.FollowUp is { } f ? new FollowUpBody(f.Resolved, f.SectionId, f.RefType, f.Reason) : null,
+        r.Choices.IsDefaultOrEmpty ? null : r.Choices,
+        [.. r.Citations.Select(c => new CitationBody(c.DocumentId, c.FileName, c.ChunkIndex, c.Score, c.Snippet))],
+        r.Model, r.LatencyMs, r.RetrievalQuery, r.SuiviStatus);
+
+    private static bool WantsEventStream(HttpContext http) =>
+        http.Request.Headers.Accept.Any(a => a?.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase) == true);
+
+    /// <summary>Server-sent events: <c>delta</c>, <c>citations</c>, then <c>done</c> with the full response.</summary>
+    private static async Task WriteEventStreamAsync(HttpContext http, QueryResponse response, CancellationToken ct)
+    {
+        var json = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        await Send("delta", new { text = response.Answer });
+        await Send("citations", response.Citations);
+        await Send("done", response);
+
+        async Task Send(string name, object payload)
+        {
+            await http.Response.WriteAsync($"event: {name}\ndata: {JsonSerializer.Serialize(payload, json)}\n\n", ct);
+            await http.Response.Body.FlushAsync(ct);
+        }
+    }
+}

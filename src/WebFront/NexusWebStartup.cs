@@ -1,0 +1,118 @@
+using System.Text;
+using AuroraNexus.Grains.Hosting;
+using AuroraNexus.Silo;
+using AuroraNexus.WebFront.Api;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.IdentityModel.Tokens;
+
+namespace AuroraNexus.WebFront;
+
+public sealed record NexusWebStartup(NexusSettings Settings, NexusDatabase Database, bool SingleNode)
+{
+    /// <summary>Reads the environment and opens the database; prints the problem and returns null on a configuration error.</summary>
+    public static async Task<NexusWebStartup?> PrepareAsync(WebApplicationBuilder builder)
+    {
+        using var loggerFactory = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true));
+        var logger = loggerFactory.CreateLogger("AuroraNexus.WebFront");
+        try
+        {
+            var settings = NexusSettings.Load(builder.Configuration);
+            var mode = builder.Configuration["NEXUS_MODE"]?.Trim().ToLowerInvariant() ?? "single";
+            if (mode is not ("single" or "client"))
+            {
+                throw new NexusConfigurationException("NEXUS_MODE", $"'{mode}' is not a mode: use single (default) or client");
+            }
+
+            var single = mode == "single";
+            var database = await NexusDatabase.OpenAsync(settings, allowEmbedded: single, migrate: single, logger, CancellationToken.None);
+            if (single)
+            {
+                await database.SeedAsync(settings, logger, CancellationToken.None);
+            }
+
+            return new NexusWebStartup(settings, database, single);
+        }
+        catch (NexusConfigurationException ex)
+        {
+            Console.Error.WriteLine($"configuration error: {ex.Message}");
+            return null;
+        }
+    }
+}
+
+public static class NexusWebHosting
+{
+    public static WebApplicationBuilder AddNexusWeb(this WebApplicationBuilder builder, NexusWebStartup startup)
+    {
+        var settings = startup.Settings;
+        builder.Services.AddNexusData(settings, startup.Database.DataSource);
+        builder.Services.AddSingleton<NexusHealth>();
+        builder.Services.AddSingleton(new TokenService(settings.JwtSecret));
+        if (startup.SingleNode)
+        {
+            builder.UseOrleans(silo => silo.AddNexusSilo(settings, startup.Database, singleNode: true));
+        }
+        else
+        {
+            builder.UseOrleansClient(client => client.AddNexusClient(settings, startup.Database));
+        }
+
+        builder.Services.Configure<FormOptions>(o => o.MultipartBodyLengthLimit = settings.MaxUploadBytes);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = settings.MaxUploadBytes);
+        builder.Services.AddProblemDetails();
+        builder.Services.ConfigureHttpJsonOptions(o =>
+            o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
+        builder.Services
+            .AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
+            .AddJwtBearer(o =>
+            {
+                o.MapInboundClaims = false;
+                o.TokenValidationParameters = new TokenValidationParameters
+                {
+                    ValidIssuer = TokenService.Issuer,
+                    ValidAudience = TokenService.Audience,
+                    IssuerSigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(settings.JwtSecret)),
+                    NameClaimType = "sub",
+                    RoleClaimType = "role",
+                    ClockSkew = TimeSpan.FromSeconds(30),
+                };
+                o.Events = new JwtBearerEvents
+                {
+                    OnTokenValidated = context =>
+                    {
+                        // Every tenant-owned read is keyed by this claim: a token without it is not a valid token here.
+                        if (string.IsNullOrEmpty(context.Principal?.FindFirst("tid")?.Value) || string.IsNullOrEmpty(context.Principal?.FindFirst("sub")?.Value))
+                        {
+                            context.Fail("the token carries no tenant (tid) or subject (sub) claim");
+                        }
+
+                        return Task.CompletedTask;
+                    },
+                    OnChallenge = async context =>
+                    {
+                        context.HandleResponse();
+                        var (code, detail) = context.AuthenticateFailure is null
+                            ? ("unauthorized", "Send `Authorization: Bearer <access_token>` obtained from POST /api/auth/login.")
+                            : ("invalid_token", "The bearer token is invalid or expired; log in again with POST /api/auth/login.");
+                        await Problems.Write(context.HttpContext, StatusCodes.Status401Unauthorized, code, detail);
+                    },
+                    OnForbidden = context => Problems.Write(context.HttpContext, StatusCodes.Status403Forbidden, "forbidden",
+                        "This route needs the admin role."),
+                };
+            });
+        builder.Services.AddAuthorizationBuilder()
+            .SetDefaultPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder()
+                .RequireAuthenticatedUser()
+                .RequireClaim("tid")
+                .RequireClaim("sub")
+                .Build())
+            .AddPolicy("admin", p => p.RequireAuthenticatedUser().RequireClaim("tid").RequireRole("admin"));
+        if (string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["urls"]))
+        {
+            builder.WebHost.UseUrls($"http://{OpsCommands.BindAddress()}:{settings.ApiPort}");
+        }
+
+        return builder;
+    }
+}

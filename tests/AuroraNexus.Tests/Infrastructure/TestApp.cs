@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using AuroraNexus.WebFront;
+
+namespace AuroraNexus.Tests.Infrastructure;
+
+/// <summary>The real single-node WebFront (co-hosted silo, real PostgreSQL) on loopback ports, driven over HTTP.</summary>
+public sealed class TestApp : IAsyncDisposable
+{
+    public const string AdminEmail = "admin@tests.local";
+    public const string AdminPassword = "admin-password-for-tests";
+
+    private readonly NexusWebApp _web;
+
+    private TestApp(NexusWebApp web, Uri baseAddress, string dataDirectory, string connectionString)
+    {
+        _web = web;
+        BaseAddress = baseAddress;
+        DataDirectory = dataDirectory;
+        ConnectionString = connectionString;
+    }
+
+    public Uri BaseAddress { get; }
+
+    public string DataDirectory { get; }
+
+    public string ConnectionString { get; }
+
+    public IServiceProvider Services => _web.App.Services;
+
+    public static async Task<TestApp> StartAsync(string connectionString, IReadOnlyDictionary<string, string?>? extra = null)
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "nexus-test-" + Guid.NewGuid().ToString("N"));
+        var port = FreePort();
+        var overrides = new Dictionary<string, string?>
+        {
+            ["DATABASE_URL"] = connectionString,
+            ["NEXUS_DATA_DIR"] = dataDir,
+            ["HOST_API_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["ORLEANS_SILO_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
+            ["ORLEANS_GATEWAY_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
+            ["ADMIN_EMAIL"] = AdminEmail,
+            ["ADMIN_DEFAULT_PASSWORD"] = AdminPassword,
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (k, v) in extra ?? new Dictionary<string, string?>())
+        {
+            overrides[k] = v;
+        }
+
+        var web = await NexusWebApp.CreateAsync([], overrides) ?? throw new InvalidOperationException("the app refused its configuration");
+        await web.App.StartAsync();
+        return new TestApp(web, new Uri($"http://127.0.0.1:{port}"), dataDir, connectionString);
+    }
+
+    public HttpClient Anonymous() => new() { BaseAddress = BaseAddress, Timeout = TimeSpan.FromMinutes(3) };
+
+    public async Task<HttpClient> LoginAsync(string email = AdminEmail, string password = AdminPassword)
+    {
+        var client = Anonymous();
+        var response = await client.PostAsJsonAsync("/api/auth/login", new { email, password });
+        response.EnsureSuccessStatusCode();
+        var token = (await response.Content.ReadFromJsonAsync<JsonNode>())!["access_token"]!.GetValue<string>();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    /// <summary>Uploads files in one batch and waits until the batch reaches a final state.</summary>
+    public static async Task<JsonNode> IngestAsync(HttpClient client, string callerApp, params (string Name, byte[] Content)[] files)
+    {
+        using var form = new MultipartFormDataContent { { new StringContent(callerApp), "caller_app" } };
+        foreach (var (name, content) in files)
+        {
+            form.Add(new ByteArrayContent(content), "files", name);
+        }
+
+        var response = await client.PostAsync("/api/ingest", form);
+        var accepted = await response.Content.ReadFromJsonAsync<JsonNode>();
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"ingest answered {(int)response.StatusCode}: {accepted}");
+        var id = accepted!["batch_id"]!.GetValue<string>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        while (true)
+        {
+            var batch = (await client.GetFromJsonAsync<JsonNode>($"/api/ingest/batches/{id}", timeout.Token))!;
+            if (batch["status"]!.GetValue<string>() is not ("queued" or "running"))
+            {
+                return batch;
+            }
+
+            await Task.Delay(200, timeout.Token);
+        }
+    }
+
+    public static (string Name, byte[] Content)[] CorpusFiles() =>
+        [.. Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Data", "corpus"), "*.txt")
+            .Order(StringComparer.Ordinal)
+            .Select(f => (Path.GetFileName(f), File.ReadAllBytes(f)))];
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _web.App.StopAsync();
+        await _web.DisposeAsync();
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
