@@ -41,6 +41,7 @@ public sealed class NexusWebApp : IAsyncDisposable
         app.MapIngestApi();
         app.MapDocumentsApi();
         app.MapHealthApi();
+        app.MapAdminSettingsApi();
         return new NexusWebApp(app, startup.Database);
     }
 

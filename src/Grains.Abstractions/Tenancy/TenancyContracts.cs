@@ -10,7 +10,11 @@ public sealed record TenantSettings(
     [property: Id(4)] int DenseCandidates,
     [property: Id(5)] string? SystemPrompt)
 {
-    public static TenantSettings Defaults { get; } = new(10, 0.85, 0.2, 60, 60, null);
+    /// <summary>
+    /// Measured on the dev questions of both French corpora: the dense signal is weaker than French full text but
+    /// lifts it at 0.7 (0.2 and 1.0 were both worse); MMR at 0.95 keeps a little diversity without losing recall.
+    /// </summary>
+    public static TenantSettings Defaults { get; } = new(10, 0.95, 0.7, 60, 60, null);
 }
 
 [Alias("nexus.ITenantGrain")]

@@ -1,25 +1,45 @@
 namespace AuroraNexus.Grains.Conversation;
 
-/// <summary>French unless the question is clearly English: the corpora and most users are French.</summary>
+/// <summary>The language of a question, for the product's own words (extractive intros, clarifications).</summary>
 public static class LanguageGuess
 {
-    private static readonly HashSet<string> EnglishMarkers = new(StringComparer.OrdinalIgnoreCase)
+    /// <summary>French unless the question is clearly English: more English than French marker words.</summary>
+    public static bool IsEnglish(string? question)
     {
-        "the", "what", "how", "is", "are", "can", "do", "does", "which", "who", "when", "where", "why", "explain", "detail",
-        "tell", "me", "more", "about", "that", "this", "of", "my", "point", "please",
-    };
+        if (string.IsNullOrWhiteSpace(question))
+        {
+            return false;
+        }
 
-    private static readonly HashSet<string> FrenchMarkers = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "le", "la", "les", "un", "une", "des", "du", "de", "est", "sont", "que", "qui", "quoi", "comment", "pourquoi", "quel",
-        "quelle", "quels", "quelles", "ça", "ce", "cette", "et", "pour", "peut", "on", "je", "mon", "ma", "détaille", "explique",
-    };
+        var english = 0;
+        var french = question.Any(c => "éèêàâçùûôîïëœ".Contains(char.ToLowerInvariant(c))) ? 2 : 0;
+        foreach (var word in TextFolding.Words(question))
+        {
+            if (EnglishMarkers.Contains(word))
+            {
+                english++;
+            }
+            else if (FrenchMarkers.Contains(word))
+            {
+                french++;
+            }
+        }
 
-    public static bool IsEnglish(string text)
-    {
-        var words = text.Split([' ', '\t', '\n', '?', '!', '.', ',', ';', ':', '\'', '"', '(', ')'], StringSplitOptions.RemoveEmptyEntries);
-        var en = words.Count(EnglishMarkers.Contains);
-        var fr = words.Count(FrenchMarkers.Contains);
-        return en > fr;
+        return english > french && (english >= 2 || french == 0);
     }
+
+    private static readonly HashSet<string> EnglishMarkers = new(StringComparer.Ordinal)
+    {
+        "the", "what", "how", "is", "are", "can", "does", "do", "which", "when", "who", "why", "should", "must",
+        "my", "of", "for", "to", "and", "with", "about", "please", "explain", "tell", "i", "you", "it", "in",
+        "on", "an", "be", "have", "has", "there", "this", "that", "may", "need", "get", "rules", "long", "much",
+    };
+
+    private static readonly HashSet<string> FrenchMarkers = new(StringComparer.Ordinal)
+    {
+        "le", "la", "les", "des", "du", "de", "est", "sont", "quel", "quelle", "quels", "quelles", "comment",
+        "pourquoi", "peut", "faut", "un", "une", "et", "pour", "sur", "que", "qu", "qui", "ce", "dans", "au",
+        "aux", "il", "je", "mon", "ma", "mes", "en", "l", "d", "j", "c", "n", "y", "ou", "avec", "quand",
+        "combien", "peux", "puis", "dois", "doit", "mes", "nous", "vous", "est-ce",
+    };
 }

@@ -7,6 +7,7 @@ namespace AuroraNexus.Grains.Hosting;
 
 public sealed record ComponentHealth(string Status, string Detail, bool Required = true)
 {
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool IsDown => Required && Status == "down";
 }
 

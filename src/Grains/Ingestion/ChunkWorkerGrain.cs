@@ -19,7 +19,7 @@ public sealed partial class ChunkWorkerGrain(
     IGrainFactory grains,
     ILogger<ChunkWorkerGrain> logger) : Grain, IChunkWorkerGrain
 {
-    private const int EmbeddingBatch = 32;
+    private const int EmbeddingSlice = 256;
 
     public async Task<DocumentOutcome> ProcessAsync(DocumentWork work, CancellationToken cancellationToken = default)
     {
@@ -55,10 +55,11 @@ public sealed partial class ChunkWorkerGrain(
                 retryable: false, cancellationToken);
         }
 
+        // Whole slices of a document per call: the embedder sorts them by length and runs batches of 32.
         var stored = new List<StoredChunk>(chunks.Count);
-        for (var i = 0; i < chunks.Count; i += EmbeddingBatch)
+        for (var i = 0; i < chunks.Count; i += EmbeddingSlice)
         {
-            var slice = chunks.Skip(i).Take(EmbeddingBatch).ToList();
+            var slice = chunks.Skip(i).Take(EmbeddingSlice).ToList();
             var vectors = await embedder.EmbedAsync([.. slice.Select(c => c.Text)], cancellationToken);
             stored.AddRange(slice.Select((c, j) => new StoredChunk(c.Index, c.Text, c.TokenCount, vectors[j])));
         }

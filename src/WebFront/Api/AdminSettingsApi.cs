@@ -1,0 +1,65 @@
+using AuroraNexus.Grains.Storage;
+using AuroraNexus.Grains.Tenancy;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace AuroraNexus.WebFront.Api;
+
+public sealed record SettingsBody(int? RetrieveK, double? MmrLambda, double? FusionDenseWeight, string? SystemPrompt);
+
+/// <summary>The tenant's retrieval settings (admin only). A change takes effect on the next query of any silo.</summary>
+public static class AdminSettingsApi
+{
+    public static void MapAdminSettingsApi(this WebApplication app)
+    {
+        var group = app.MapGroup("/api/admin/settings").RequireAuthorization("admin");
+        group.MapGet("", static async (HttpContext http, IGrainFactory grains, CancellationToken ct) =>
+        {
+            var s = await grains.GetGrain<ITenantGrain>(Caller.From(http.User).TenantId).GetSettingsAsync(ct);
+            return TypedResults.Ok(new SettingsBody(s.RetrieveK, s.MmrLambda, s.DenseWeight, s.SystemPrompt));
+        });
+        group.MapPut("", static async Task<Results<Ok<SettingsBody>, ProblemHttpResult>> (
+            SettingsBody body, HttpContext http, SettingsRepository settings, IGrainFactory grains, CancellationToken ct) =>
+        {
+            var tenant = Caller.From(http.User).TenantId;
+            if (body.RetrieveK is < 1 or > 50)
+            {
+                return Problems.Create(400, "invalid_setting", "retrieve_k must be between 1 and 50.");
+            }
+
+            if (body.MmrLambda is < 0 or > 1)
+            {
+                return Problems.Create(400, "invalid_setting", "mmr_lambda must be between 0 (diversity only) and 1 (relevance only).");
+            }
+
+            if (body.FusionDenseWeight is < 0 or > 10)
+            {
+                return Problems.Create(400, "invalid_setting", "fusion_dense_weight must be between 0 and 10.");
+            }
+
+            if (body.RetrieveK is { } k)
+            {
+                await settings.SetAsync(tenant, SettingsRepository.RetrieveK, k, ct);
+            }
+
+            if (body.MmrLambda is { } lambda)
+            {
+                await settings.SetAsync(tenant, SettingsRepository.MmrLambda, lambda, ct);
+            }
+
+            if (body.FusionDenseWeight is { } w)
+            {
+                await settings.SetAsync(tenant, SettingsRepository.DenseWeight, w, ct);
+            }
+
+            if (body.SystemPrompt is { } prompt)
+            {
+                await settings.SetAsync(tenant, SettingsRepository.SystemPrompt, prompt, ct);
+            }
+
+            var grain = grains.GetGrain<ITenantGrain>(tenant);
+            await grain.InvalidateAsync(ct);
+            var s = await grain.GetSettingsAsync(ct);
+            return TypedResults.Ok(new SettingsBody(s.RetrieveK, s.MmrLambda, s.DenseWeight, s.SystemPrompt));
+        });
+    }
+}
