@@ -20,4 +20,7 @@ public interface IEmbedder : ITokenCounter
 
     /// <summary>One L2-normalised vector per text, in input order.</summary>
     Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, CancellationToken ct);
+
+    /// <summary>One question's vector, without queueing behind bulk ingestion work.</summary>
+    Task<float[]> EmbedQueryAsync(string text, CancellationToken ct);
 }

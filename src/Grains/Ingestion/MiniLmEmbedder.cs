@@ -66,7 +66,16 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
 
     public int CountTokens(string text) => _tokenizer.CountTokens(text);
 
-    public async Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, CancellationToken ct)
+    public Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, CancellationToken ct) => EmbedAsync(texts, interactive: false, ct);
+
+    /// <summary>
+    /// A question takes milliseconds to embed, so it does not wait for a run slot behind ingestion's batches (each takes
+    /// seconds); one extra short run at a time is cheap next to the latency it saves.
+    /// </summary>
+    public async Task<float[]> EmbedQueryAsync(string text, CancellationToken ct) =>
+        (await EmbedAsync([text], interactive: true, ct))[0];
+
+    private async Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, bool interactive, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(texts);
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -87,14 +96,21 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
         // Runs happen on thread-pool threads, never on the caller's (a grain's) scheduler.
         await Parallel.ForEachAsync(batches, parallel, async (batch, token) =>
         {
-            await _runs.WaitAsync(token);
+            if (!interactive)
+            {
+                await _runs.WaitAsync(token);
+            }
+
             try
             {
                 Run(batch.Span, ids, vectors, token);
             }
             finally
             {
-                _runs.Release();
+                if (!interactive)
+                {
+                    _runs.Release();
+                }
             }
         });
 
@@ -199,8 +215,8 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
             InterOpNumThreads = 1,
         };
 
-        // Spinning threads burn cores the silo needs: under load they cost 40 % more CPU per chunk.
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", Environment.GetEnvironmentVariable("SPIN") ?? "0");
+        // Spinning threads burn cores the silo needs; with spinning, batches here ran up to twice as slowly.
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         return new InferenceSession(MiniLmResources.ReadModel(), options);
     }
 }

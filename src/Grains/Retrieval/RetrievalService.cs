@@ -13,10 +13,10 @@ public sealed class RetrievalService(LexicalSearch lexical, IEmbedder embedder, 
         CancellationToken ct)
     {
         var lexicalTask = lexical.SearchAsync(tenantId, query, settings.LexicalCandidates, ct);
-        var vectors = await embedder.EmbedAsync([query], ct);
+        var vector = await embedder.EmbedQueryAsync(query, ct);
         var hits = await lexicalTask;
         var ranked = await grains.GetGrain<IVectorIndexGrain>(tenantId).RankAsync(
-            new RankRequest(vectors[0], hits, settings.DenseCandidates, topK, settings.DenseWeight, settings.MmrLambda,
+            new RankRequest(vector, hits, settings.DenseCandidates, topK, settings.DenseWeight, settings.MmrLambda,
                 preferredChunks.IsDefault ? [] : preferredChunks),
             ct);
         var texts = await lexical.LoadChunksAsync(tenantId, [.. ranked.Select(r => r.ChunkId)], ct);

@@ -14,7 +14,8 @@ public static class DocumentsApi
     public static void MapDocumentsApi(this WebApplication app)
     {
         app.MapGet("/api/documents", static async (
-            HttpContext http, IngestionRepository repo, string? callerApp, int? limit, CancellationToken ct) =>
+            HttpContext http, IngestionRepository repo, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "caller_app")] string? callerApp, int? limit,
+            CancellationToken ct) =>
         {
             var caller = Caller.From(http.User);
             var docs = await repo.ListDocumentsAsync(caller.TenantId, callerApp, null, null, Math.Clamp(limit ?? 1000, 1, 10_000), ct);

@@ -25,6 +25,10 @@ public sealed class IngestionApiTests(ApiFixture fx)
 
         var documents = (await fx.Admin.GetFromJsonAsync<JsonArray>($"/api/documents?caller_app={ApiFixture.CallerApp}"))!;
         Assert.Equal(8, documents.Count);
+        Assert.All(documents, d => Assert.Equal(ApiFixture.CallerApp, d!["caller_app"]!.GetValue<string>()));
+        await TestApp.IngestAsync(fx.Admin, "tests-other-app", ("other.txt", Encoding.UTF8.GetBytes("Un autre document, d'une autre application.")));
+        var other = (await fx.Admin.GetFromJsonAsync<JsonArray>("/api/documents?caller_app=tests-other-app"))!;
+        Assert.Equal("other.txt", Assert.Single(other)!["filename"]!.GetValue<string>());
         Assert.Contains(documents, d => d!["filename"]!.GetValue<string>() == "F3079.txt" && d["status"]!.GetValue<string>() == "indexed");
     }
 
