@@ -70,6 +70,18 @@ public static class NexusSiloHosting
         return client;
     }
 
+    /// <summary>Framework chatter at Warning unless the configuration says otherwise; the product's own logs stay at Information.</summary>
+    public static void AddNexusLogDefaults(this ILoggingBuilder logging, IConfiguration configuration)
+    {
+        foreach (var category in new[] { "Microsoft.AspNetCore", "Orleans", "Polly", "System.Net.Http" })
+        {
+            if (configuration[$"Logging:LogLevel:{category}"] is null)
+            {
+                logging.AddFilter(category, LogLevel.Warning);
+            }
+        }
+    }
+
     /// <summary>ORLEANS_ADVERTISED_IP, else the host's first IPv4 address (the container's address under compose).</summary>
     private static IPAddress AdvertisedAddress()
     {

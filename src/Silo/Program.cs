@@ -3,6 +3,7 @@ using AuroraNexus.Silo;
 
 // The silo binary: `dotnet run --project src/Silo` joins the cluster; `... -- migrate` applies the schema and exits.
 var builder = WebApplication.CreateBuilder(args);
+builder.Logging.AddNexusLogDefaults(builder.Configuration);
 NexusSettings settings;
 try
 {

@@ -1,4 +1,5 @@
 using AuroraNexus.Grains.Hosting;
+using AuroraNexus.Silo;
 using AuroraNexus.WebFront.Api;
 
 namespace AuroraNexus.WebFront;
@@ -25,6 +26,7 @@ public sealed class NexusWebApp : IAsyncDisposable
             builder.Configuration.AddInMemoryCollection(overrides);
         }
 
+        builder.Logging.AddNexusLogDefaults(builder.Configuration);
         var startup = await NexusWebStartup.PrepareAsync(builder);
         if (startup is null)
         {
