@@ -36,6 +36,7 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
     private readonly MiniLmOptions _options;
     private readonly WordPieceTokenizer _tokenizer = WordPieceTokenizer.MiniLm;
     private readonly SemaphoreSlim _runs;
+    private readonly SemaphoreSlim _questionRuns = new(1, 1);
     private readonly Lazy<InferenceSession> _session;
     private bool _disposed;
 
@@ -70,7 +71,7 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
 
     /// <summary>
     /// A question takes milliseconds to embed, so it does not wait for a run slot behind ingestion's batches (each takes
-    /// seconds); one extra short run at a time is cheap next to the latency it saves.
+    /// seconds); it has a slot of its own, so one extra short run at a time is cheap next to the latency it saves.
     /// </summary>
     public async Task<float[]> EmbedQueryAsync(string text, CancellationToken ct) =>
         (await EmbedAsync([text], interactive: true, ct))[0];
@@ -94,23 +95,17 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.MaxConcurrency, CancellationToken = ct };
 
         // Runs happen on thread-pool threads, never on the caller's (a grain's) scheduler.
+        var slots = interactive ? _questionRuns : _runs;
         await Parallel.ForEachAsync(batches, parallel, async (batch, token) =>
         {
-            if (!interactive)
-            {
-                await _runs.WaitAsync(token);
-            }
-
+            await slots.WaitAsync(token);
             try
             {
                 Run(batch.Span, ids, vectors, token);
             }
             finally
             {
-                if (!interactive)
-                {
-                    _runs.Release();
-                }
+                slots.Release();
             }
         });
 
@@ -131,6 +126,7 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
         }
 
         _runs.Dispose();
+        _questionRuns.Dispose();
     }
 
     private void Run(ReadOnlySpan<int> batch, int[][] ids, float[][] vectors, CancellationToken ct)

@@ -131,6 +131,18 @@ public sealed class MiniLmEmbedderTests(MiniLmFixture fixture, ITestOutputHelper
     }
 
     [Fact]
+    public async Task A_question_gets_the_vector_of_the_same_text_embedded_in_bulk_even_while_bulk_work_runs()
+    {
+        const string question = "Comment déclarer la naissance d'un enfant ?";
+        var bulk = _embedder.EmbedAsync(Enumerable.Repeat(FrenchSamples.LongDocument, 64).ToList(), CancellationToken.None);
+
+        var asked = await _embedder.EmbedQueryAsync(question, CancellationToken.None);
+        await bulk;
+
+        Assert.Equal((await _embedder.EmbedAsync([question], CancellationToken.None))[0], asked);
+    }
+
+    [Fact]
     public async Task A_cancelled_call_throws_operation_cancelled()
     {
         using var cancelled = new CancellationTokenSource();
