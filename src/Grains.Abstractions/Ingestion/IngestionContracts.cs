@@ -77,6 +77,9 @@ public interface IIngestionBatchGrain : IGrainWithGuidKey
 [Alias("nexus.IChunkWorkerGrain")]
 public interface IChunkWorkerGrain : IGrainWithIntegerKey
 {
+    /// <remarks>A large document takes minutes to embed on a small machine: the default 30 s response timeout would
+    /// fail it while the work goes on, so this call waits as long as the work can reasonably take.</remarks>
     [Alias("Process")]
+    [ResponseTimeout("00:30:00")]
     Task<DocumentOutcome> ProcessAsync(DocumentWork work, CancellationToken cancellationToken = default);
 }

@@ -8,6 +8,8 @@ namespace AuroraNexus.Grains.Hosting;
 /// <summary>The database a process runs on: the configured one, or a private server started from the machine's binaries.</summary>
 public sealed partial class NexusDatabase : IAsyncDisposable
 {
+    private InstanceLock? _instanceLock;
+
     private NexusDatabase(string connectionString, NpgsqlDataSource dataSource, EmbeddedPostgres? embedded)
     {
         ConnectionString = connectionString;
@@ -28,6 +30,7 @@ public sealed partial class NexusDatabase : IAsyncDisposable
         NexusSettings settings, bool allowEmbedded, bool migrate, ILogger logger, CancellationToken ct)
     {
         EmbeddedPostgres? embedded = null;
+        InstanceLock? instanceLock = null;
         string connectionString;
         if (settings.DatabaseUrl is { } url)
         {
@@ -42,7 +45,17 @@ public sealed partial class NexusDatabase : IAsyncDisposable
         }
         else if (allowEmbedded)
         {
-            embedded = await EmbeddedPostgres.StartAsync(settings.PostgresDirectory, logger, ct);
+            instanceLock = InstanceLock.Acquire(settings.DataDirectory);
+            try
+            {
+                embedded = await EmbeddedPostgres.StartAsync(settings.PostgresDirectory, logger, ct);
+            }
+            catch
+            {
+                instanceLock.Dispose();
+                throw;
+            }
+
             connectionString = embedded.ConnectionString;
         }
         else
@@ -77,10 +90,11 @@ public sealed partial class NexusDatabase : IAsyncDisposable
                 await embedded.DisposeAsync();
             }
 
+            instanceLock?.Dispose();
             throw;
         }
 
-        return new NexusDatabase(connectionString, dataSource, embedded);
+        return new NexusDatabase(connectionString, dataSource, embedded) { _instanceLock = instanceLock };
     }
 
     /// <summary>Seeds the default tenant and its admin once; afterwards the database decides who logs in.</summary>
@@ -109,6 +123,8 @@ public sealed partial class NexusDatabase : IAsyncDisposable
         {
             await Embedded.DisposeAsync();
         }
+
+        _instanceLock?.Dispose();
     }
 
     private static async Task CheckReachableAsync(NpgsqlDataSource dataSource, CancellationToken ct)

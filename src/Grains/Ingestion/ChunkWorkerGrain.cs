@@ -10,7 +10,7 @@ namespace AuroraNexus.Grains.Ingestion;
 /// Turns one stored file into indexed chunks. Stateless and idempotent: a retry replaces the document's chunks and
 /// vectors, so a document processed twice (after a silo loss) is still indexed exactly once.
 /// </summary>
-[StatelessWorker(1)]
+[StatelessWorker(2)]
 public sealed partial class ChunkWorkerGrain(
     IObjectStore objects,
     IEmbedder embedder,

@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
+using AuroraNexus.Grains.Retrieval;
 using AuroraNexus.Grains.Storage;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 
@@ -31,6 +33,7 @@ public sealed class BatchState
 public sealed partial class IngestionBatchGrain(
     [PersistentState("ingestBatch", "nexus")] IPersistentState<BatchState> state,
     IngestionRepository repository,
+    IHostApplicationLifetime lifetime,
     ILogger<IngestionBatchGrain> logger) : Grain, IIngestionBatchGrain, IRemindable
 {
     private const string ResumeReminder = "resume";
@@ -149,6 +152,9 @@ public sealed partial class IngestionBatchGrain(
                 {
                     doc.Status = DocumentStatuses.Failed;
                     doc.ErrorCode = "processing_failed";
+                    // A failed document is never searchable: drop whatever a partial attempt wrote.
+                    await repository.DeleteChunksAsync(s.TenantId, doc.Document.DocumentId, CancellationToken.None);
+                    await GrainFactory.GetGrain<IVectorIndexGrain>(s.TenantId).RemoveDocumentAsync(doc.Document.DocumentId, CancellationToken.None);
                     await repository.SetDocumentStateAsync(s.TenantId, doc.Document.DocumentId, DocumentStatuses.Failed, 0,
                         "processing_failed", $"indexing failed {doc.Attempts} times; last error: {ex.GetType().Name}. Retry the upload; if it keeps failing, check the silo logs for document {doc.Document.DocumentId}.",
                         doc.Attempts, CancellationToken.None);
@@ -176,7 +182,9 @@ public sealed partial class IngestionBatchGrain(
         LogFinished(logger, s.TenantId, batchId, s.Status);
     }
 
-    private bool Stopping(CancellationToken ct) => _stopping || ct.IsCancellationRequested;
+    // The host stopping comes first: worker calls then fail because the silo is leaving, not because of the document.
+    private bool Stopping(CancellationToken ct) =>
+        _stopping || ct.IsCancellationRequested || lifetime.ApplicationStopping.IsCancellationRequested;
 
     private static bool IsFinished(string status) =>
         status is BatchStatuses.Completed or BatchStatuses.CompletedWithErrors or BatchStatuses.Failed or BatchStatuses.Cancelled;

@@ -118,6 +118,14 @@ public sealed class IngestionRepository(NpgsqlDataSource db)
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
+    public async Task DeleteChunksAsync(string tenantId, Guid documentId, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("DELETE FROM chunks WHERE tenant_id = @t AND document_id = @d");
+        cmd.Parameters.AddWithValue("t", tenantId);
+        cmd.Parameters.AddWithValue("d", documentId);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
     /// <summary>Replaces the chunks of a document in one transaction and returns their new ids, in order.</summary>
     public async Task<long[]> ReplaceChunksAsync(
         string tenantId, Guid documentId, string model, IReadOnlyList<StoredChunk> chunks, CancellationToken ct)

@@ -50,7 +50,17 @@ public static class IngestApi
                 "Send multipart/form-data with one or more `files` fields and a `caller_app` field.");
         }
 
-        var form = await http.Request.ReadFormAsync(ct);
+        IFormCollection form;
+        try
+        {
+            form = await http.Request.ReadFormAsync(ct);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException && !ct.IsCancellationRequested)
+        {
+            return Problems.Create(400, "malformed_multipart",
+                "The multipart body could not be read (missing boundary, bad part header or truncated body); let your HTTP client build it, e.g. curl -F files=@doc.txt -F caller_app=intranet.");
+        }
+
         var callerApp = form["caller_app"].ToString().Trim();
         if (Caller.ValidateCallerApp(callerApp) is { } appError)
         {
@@ -84,11 +94,7 @@ public static class IngestApi
         CancellationToken ct)
     {
         var id = Guid.NewGuid();
-        var name = Path.GetFileName(file.FileName.Replace('\\', '/'));
-        if (string.IsNullOrWhiteSpace(name))
-        {
-            name = "unnamed";
-        }
+        var name = SafeFileName(file.FileName);
 
         var key = $"{tenantId}/{id:N}";
         var extension = Path.GetExtension(name);
@@ -124,6 +130,20 @@ public static class IngestApi
         }
 
         return new NewDocument(id, name, file.ContentType, file.Length, sha, key, DocumentStatuses.Queued, null, null);
+    }
+
+    /// <summary>The base name, without control or bidirectional-override characters, at most 255 characters.</summary>
+    public static string SafeFileName(string raw)
+    {
+        var name = Path.GetFileName(raw.Replace('\\', '/'));
+        name = new string([.. name.Where(c => !char.IsControl(c) && c is not ('\u202A' or '\u202B' or '\u202C' or '\u202D' or '\u202E' or '\u2066' or '\u2067' or '\u2068' or '\u2069'))]).Trim();
+        if (name.Length > 255)
+        {
+            var extension = Path.GetExtension(name);
+            name = name[..(255 - Math.Min(extension.Length, 20))] + extension[..Math.Min(extension.Length, 20)];
+        }
+
+        return string.IsNullOrWhiteSpace(name) ? "unnamed" : name;
     }
 
     private static BatchBody ToBody(BatchRow b)

@@ -32,6 +32,7 @@ public static class Problems
 
             var (code, detail) = response.StatusCode switch
             {
+                400 => ("bad_request", "The request body could not be read: send valid JSON with the documented fields and types (e.g. {\"question\": \"...\", \"caller_app\": \"...\"})."),
                 404 => ("not_found", "No such route or resource."),
                 405 => ("method_not_allowed", "This route does not accept that HTTP method."),
                 413 => ("too_large", "The request body is larger than NEXUS_MAX_UPLOAD_BYTES allows."),

@@ -33,6 +33,11 @@ public static class QueryApi
                 return Problems.Create(400, "question_required", "Send a non-empty \"question\".");
             }
 
+            if (question.Contains('\0', StringComparison.Ordinal))
+            {
+                return Problems.Create(400, "invalid_characters", "The question contains a NUL character (\\u0000); remove it.");
+            }
+
             if (question.Length > MaxQuestionLength)
             {
                 return Problems.Create(400, "question_too_long",
@@ -45,9 +50,9 @@ public static class QueryApi
             }
 
             var threadId = string.IsNullOrWhiteSpace(body.ThreadId) ? Guid.NewGuid().ToString("N") : body.ThreadId.Trim();
-            if (threadId.Length > 200)
+            if (threadId.Length > 200 || threadId.Any(char.IsControl))
             {
-                return Problems.Create(400, "thread_id_invalid", "thread_id is longer than 200 characters.");
+                return Problems.Create(400, "thread_id_invalid", "thread_id must be at most 200 characters, without control characters.");
             }
 
             var key = new ThreadKey(caller.TenantId, body.CallerApp!.Trim(), caller.UserId, threadId);

@@ -1,0 +1,78 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using AuroraNexus.Grains.Hosting;
+using AuroraNexus.WebFront.Api;
+
+namespace AuroraNexus.Tests.Api;
+
+[Collection("api")]
+public sealed class BadInputTests(ApiFixture fx)
+{
+    [Fact]
+    public async Task A_NUL_character_in_the_question_is_400_invalid_characters_not_a_database_error()
+    {
+        var response = await fx.Admin.PostAsJsonAsync("/api/query", new { question = "AME \u0000 ?", caller_app = "x" });
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_characters", (await AuthAndValidationTests.Problem(response))["code"]!.GetValue<string>());
+
+        response = await fx.Admin.PostAsJsonAsync("/api/query", new { question = "AME ?", caller_app = "x", thread_id = "a\u0000b" });
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("thread_id_invalid", (await AuthAndValidationTests.Problem(response))["code"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Malformed_json_is_a_400_bad_request_that_says_what_to_send()
+    {
+        using var content = new StringContent("{\"question\": \"unterminated", Encoding.UTF8, "application/json");
+        var response = await fx.Admin.PostAsync("/api/query", content);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await AuthAndValidationTests.Problem(response);
+        Assert.Equal("bad_request", problem["code"]!.GetValue<string>());
+        Assert.Contains("JSON", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_multipart_body_without_boundary_is_400_malformed_multipart()
+    {
+        using var content = new StringContent("garbage", Encoding.UTF8);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("multipart/form-data");
+        var response = await fx.Admin.PostAsync("/api/ingest", content);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("malformed_multipart", (await AuthAndValidationTests.Problem(response))["code"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("../../etc/passwd.txt", "passwd.txt")]
+    [InlineData("dir\\sub\\note.md", "note.md")]
+    [InlineData("év\n\rnt\u202e.txt", "évnt.txt")]
+    [InlineData("   ", "unnamed")]
+    public void Uploaded_file_names_keep_only_a_safe_base_name(string raw, string expected) =>
+        Assert.Equal(expected, IngestApi.SafeFileName(raw));
+
+    [Fact]
+    public void A_very_long_file_name_is_cut_to_255_characters_keeping_its_extension()
+    {
+        var name = IngestApi.SafeFileName(new string('a', 600) + ".txt");
+        Assert.Equal(255, name.Length);
+        Assert.EndsWith(".txt", name);
+    }
+
+    [Fact]
+    public void A_second_single_node_instance_on_the_same_data_directory_is_refused_by_name()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "nexus-lock-" + Guid.NewGuid().ToString("N"));
+        using (InstanceLock.Acquire(dir))
+        {
+            var error = Assert.Throws<NexusConfigurationException>(() => InstanceLock.Acquire(dir));
+            Assert.Equal("NEXUS_DATA_DIR", error.Variable);
+            Assert.Contains(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message);
+        }
+
+        using (InstanceLock.Acquire(dir))
+        {
+        }
+
+        Directory.Delete(dir, recursive: true);
+    }
+}
