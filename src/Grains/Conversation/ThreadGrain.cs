@@ -18,6 +18,8 @@ public sealed partial class ThreadGrain(
     IAnswerWriter writer,
     ILogger<ThreadGrain> logger) : Grain, IThreadGrain
 {
+    private const int MinPassages = 4;
+
     private ThreadKey _key;
     private ThreadStateRow? _state;
 
@@ -36,7 +38,8 @@ public sealed partial class ThreadGrain(
         var settings = await GrainFactory.GetGrain<ITenantGrain>(_key.TenantId).GetSettingsAsync(cancellationToken);
         var outline = _state?.Outline ?? [];
         var resolution = FollowUpResolver.Resolve(request.Question, outline);
-        var topK = Math.Clamp(request.TopK ?? settings.RetrieveK, 1, 50);
+        // At least 4 passages: a deliverable answer carries a 4-to-8-section outline, each section grounded in a passage.
+        var topK = Math.Clamp(request.TopK ?? settings.RetrieveK, MinPassages, 50);
 
         QueryResult result;
         if (resolution.Kind == FollowUpKind.NeedsChoice)

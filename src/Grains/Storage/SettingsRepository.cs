@@ -29,7 +29,7 @@ public sealed class SettingsRepository(NpgsqlDataSource db)
 
         var d = TenantSettings.Defaults;
         return new TenantSettings(
-            Int(values, RetrieveK, d.RetrieveK, 1, 50),
+            Int(values, RetrieveK, d.RetrieveK, 4, 50),
             Real(values, MmrLambda, d.MmrLambda, 0, 1),
             Real(values, DenseWeight, d.DenseWeight, 0, 10),
             Int(values, LexicalCandidates, d.LexicalCandidates, 1, 1000),

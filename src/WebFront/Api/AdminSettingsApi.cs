@@ -21,9 +21,10 @@ public static class AdminSettingsApi
             SettingsBody body, HttpContext http, SettingsRepository settings, IGrainFactory grains, CancellationToken ct) =>
         {
             var tenant = Caller.From(http.User).TenantId;
-            if (body.RetrieveK is < 1 or > 50)
+            if (body.RetrieveK is < 4 or > 50)
             {
-                return Problems.Create(400, "invalid_setting", "retrieve_k must be between 1 and 50.");
+                return Problems.Create(400, "invalid_setting",
+                    "retrieve_k must be between 4 and 50 (an answer's outline has 4 to 8 sections, each grounded in a passage).");
             }
 
             if (body.MmrLambda is < 0 or > 1)

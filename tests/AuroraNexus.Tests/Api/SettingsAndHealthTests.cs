@@ -16,14 +16,14 @@ public sealed class SettingsAndHealthTests(ApiFixture fx)
     {
         try
         {
-            var put = await fx.Admin.PutAsJsonAsync("/api/admin/settings", new { retrieve_k = 3, mmr_lambda = 0.7 });
+            var put = await fx.Admin.PutAsJsonAsync("/api/admin/settings", new { retrieve_k = 5, mmr_lambda = 0.7 });
             var saved = (await put.Content.ReadFromJsonAsync<JsonNode>())!;
             Assert.Equal(HttpStatusCode.OK, put.StatusCode);
-            Assert.Equal(3, saved["retrieve_k"]!.GetValue<int>());
+            Assert.Equal(5, saved["retrieve_k"]!.GetValue<int>());
             Assert.Equal(0.7, saved["mmr_lambda"]!.GetValue<double>());
 
             var answer = await IngestionApiTests.Ask(fx.Admin, "Qu'est-ce que l'aide médicale de l'État ?", ApiFixture.CallerApp);
-            Assert.Equal(3, answer["citations"]!.AsArray().Count);
+            Assert.Equal(5, answer["citations"]!.AsArray().Count);
         }
         finally
         {
@@ -32,13 +32,23 @@ public sealed class SettingsAndHealthTests(ApiFixture fx)
         }
 
         var restored = await IngestionApiTests.Ask(fx.Admin, "Qu'est-ce que l'aide médicale de l'État ?", ApiFixture.CallerApp);
-        Assert.True(restored["citations"]!.AsArray().Count > 3);
+        Assert.True(restored["citations"]!.AsArray().Count > 5);
+    }
+
+    [Fact]
+    public async Task A_top_k_below_four_still_gets_an_answer_with_an_outline()
+    {
+        var response = await fx.Admin.PostAsJsonAsync("/api/query",
+            new { question = "Comment faire une donation au dernier vivant ?", caller_app = ApiFixture.CallerApp, options = new { top_k = 1 } });
+        var answer = (await response.Content.ReadFromJsonAsync<JsonNode>())!;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.InRange(answer["sections"]!.AsArray().Count, 4, 8);
     }
 
     [Fact]
     public async Task Out_of_range_settings_are_refused_with_invalid_setting()
     {
-        var response = await fx.Admin.PutAsJsonAsync("/api/admin/settings", new { retrieve_k = 0 });
+        var response = await fx.Admin.PutAsJsonAsync("/api/admin/settings", new { retrieve_k = 3 });
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("invalid_setting", (await AuthAndValidationTests.Problem(response))["code"]!.GetValue<string>());
         response = await fx.Admin.PutAsJsonAsync("/api/admin/settings", new { mmr_lambda = 1.5 });
