@@ -21,12 +21,50 @@ public sealed record StoredChunk(int Index, string Text, int TokenCount, float[]
 /// <summary>Documents, batches and chunks. Every statement filters by tenant.</summary>
 public sealed class IngestionRepository(NpgsqlDataSource db)
 {
-    public async Task CreateBatchAsync(
+    /// <summary>
+    /// Records a batch and its documents. Uploads of one tenant are serialised here, and content already live in the
+    /// tenant (indexed or on its way) turns a queued document into a duplicate, so two simultaneous uploads of the same
+    /// bytes are indexed once. Returns the documents as recorded.
+    /// </summary>
+    public async Task<IReadOnlyList<NewDocument>> CreateBatchAsync(
         string tenantId, string callerApp, Guid batchId, string createdBy, IReadOnlyList<NewDocument> documents,
         CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext('nexus-upload:' || @t))", conn, tx))
+        {
+            lockCmd.Parameters.AddWithValue("t", tenantId);
+            await lockCmd.ExecuteNonQueryAsync(ct);
+        }
+
+        var recorded = new List<NewDocument>(documents.Count);
+        foreach (var d in documents)
+        {
+            if (d.Status != DocumentStatuses.Queued)
+            {
+                recorded.Add(d);
+                continue;
+            }
+
+            await using var find = new NpgsqlCommand(
+                """
+                SELECT id FROM documents
+                WHERE tenant_id = @t AND sha256 = @sha AND status IN ('indexed', 'queued', 'processing')
+                ORDER BY created_at LIMIT 1
+                """, conn, tx);
+            find.Parameters.AddWithValue("t", tenantId);
+            find.Parameters.AddWithValue("sha", d.Sha256);
+            recorded.Add(await find.ExecuteScalarAsync(ct) is Guid twin
+                ? d with
+                {
+                    Status = DocumentStatuses.Duplicate, ErrorCode = "duplicate",
+                    ErrorMessage = $"Same content as document {twin} already in your tenant; it was not indexed twice.",
+                }
+                : d);
+        }
+
+        documents = recorded;
         await using (var cmd = new NpgsqlCommand(
             """
             INSERT INTO caller_apps (tenant_id, name) VALUES (@t, @app) ON CONFLICT DO NOTHING;
@@ -67,6 +105,7 @@ public sealed class IngestionRepository(NpgsqlDataSource db)
         }
 
         await tx.CommitAsync(ct);
+        return recorded;
     }
 
     /// <summary>The id of an indexed or in-flight document of this tenant with the same content, if any.</summary>

@@ -80,7 +80,14 @@ public static class IngestApi
             documents.Add(await StoreAsync(caller.TenantId, file, repo, objects, documents, ct));
         }
 
-        await repo.CreateBatchAsync(caller.TenantId, callerApp, batchId, caller.UserId, documents, ct);
+        var recorded = await repo.CreateBatchAsync(caller.TenantId, callerApp, batchId, caller.UserId, documents, ct);
+        foreach (var twin in recorded.Where(d => d.Status == DocumentStatuses.Duplicate && documents.Any(x => x.Id == d.Id && x.Status == DocumentStatuses.Queued)))
+        {
+            // Stored before a concurrent upload of the same bytes won the race: the copy is not needed.
+            await objects.DeleteAsync(twin.ObjectKey, ct);
+        }
+
+        documents = [.. recorded];
         var plan = new BatchPlan(caller.TenantId, callerApp, [.. documents.Select(d =>
             new PlannedDocument(d.Id, d.FileName, d.ObjectKey, d.SizeBytes, d.Status, d.ErrorCode))]);
         await grains.GetGrain<IIngestionBatchGrain>(batchId).StartAsync(plan, ct);

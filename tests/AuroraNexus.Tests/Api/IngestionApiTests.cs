@@ -84,6 +84,17 @@ public sealed class IngestionApiTests(ApiFixture fx)
     }
 
     [Fact]
+    public async Task Simultaneous_uploads_of_the_same_bytes_index_them_once()
+    {
+        var content = Encoding.UTF8.GetBytes("Le congé de proche aidant permet de cesser temporairement son activité. " + Guid.NewGuid());
+        var batches = await Task.WhenAll(Enumerable.Range(0, 5).Select(i =>
+            TestApp.IngestAsync(fx.Admin, "tests-dup-race", ($"aidant-{i}.txt", content))));
+        var statuses = batches.Select(b => b["documents"]![0]!["status"]!.GetValue<string>()).ToList();
+        Assert.Equal(1, statuses.Count(s => s == "indexed"));
+        Assert.Equal(4, statuses.Count(s => s == "duplicate"));
+    }
+
+    [Fact]
     public async Task Upload_without_files_or_caller_app_is_a_400_problem()
     {
         using var noFiles = new MultipartFormDataContent { { new StringContent("x"), "caller_app" } };
