@@ -21,6 +21,14 @@ public sealed record StoredChunk(int Index, string Text, int TokenCount, float[]
 /// <summary>Documents, batches and chunks. Every statement filters by tenant.</summary>
 public sealed class IngestionRepository(NpgsqlDataSource db)
 {
+    /// <summary>The document of this tenant with the same content that is indexed or on its way, if any.</summary>
+    private const string LiveTwinSql =
+        """
+        SELECT id FROM documents
+        WHERE tenant_id = @t AND sha256 = @sha AND status IN ('indexed', 'queued', 'processing')
+        ORDER BY created_at LIMIT 1
+        """;
+
     /// <summary>
     /// Records a batch and its documents. Uploads of one tenant are serialised here, and content already live in the
     /// tenant (indexed or on its way) turns a queued document into a duplicate, so two simultaneous uploads of the same
@@ -47,12 +55,7 @@ public sealed class IngestionRepository(NpgsqlDataSource db)
                 continue;
             }
 
-            await using var find = new NpgsqlCommand(
-                """
-                SELECT id FROM documents
-                WHERE tenant_id = @t AND sha256 = @sha AND status IN ('indexed', 'queued', 'processing')
-                ORDER BY created_at LIMIT 1
-                """, conn, tx);
+            await using var find = new NpgsqlCommand(LiveTwinSql, conn, tx);
             find.Parameters.AddWithValue("t", tenantId);
             find.Parameters.AddWithValue("sha", d.Sha256);
             recorded.Add(await find.ExecuteScalarAsync(ct) is Guid twin
@@ -111,12 +114,7 @@ public sealed class IngestionRepository(NpgsqlDataSource db)
     /// <summary>The id of an indexed or in-flight document of this tenant with the same content, if any.</summary>
     public async Task<Guid?> FindSameContentAsync(string tenantId, string sha256, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand(
-            """
-            SELECT id FROM documents
-            WHERE tenant_id = @t AND sha256 = @sha AND status IN ('indexed', 'queued', 'processing')
-            ORDER BY created_at LIMIT 1
-            """);
+        await using var cmd = db.CreateCommand(LiveTwinSql);
         cmd.Parameters.AddWithValue("t", tenantId);
         cmd.Parameters.AddWithValue("sha", sha256);
         return await cmd.ExecuteScalarAsync(ct) as Guid?;
