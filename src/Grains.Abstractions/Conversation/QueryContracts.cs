@@ -50,19 +50,10 @@ public sealed record QueryResult(
     [property: Id(10)] string RetrievalQuery,
     [property: Id(11)] string SuiviStatus);
 
-[GenerateSerializer, Immutable, Alias("nexus.ThreadSnapshot")]
-public sealed record ThreadSnapshot(
-    [property: Id(0)] ImmutableArray<OutlineSection> Outline,
-    [property: Id(1)] string? LastQuestion,
-    [property: Id(2)] DateTimeOffset? UpdatedAt);
-
 /// <summary>Serialises one conversation: follow-up resolution, retrieval, answer, outline.</summary>
 [Alias("nexus.IThreadGrain")]
 public interface IThreadGrain : IGrainWithStringKey
 {
     [Alias("Ask")]
     Task<QueryResult> AskAsync(QueryRequest request, CancellationToken cancellationToken = default);
-
-    [Alias("GetSnapshot")]
-    Task<ThreadSnapshot> GetSnapshotAsync(CancellationToken cancellationToken = default);
 }

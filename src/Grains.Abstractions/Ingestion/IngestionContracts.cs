@@ -54,23 +54,12 @@ public sealed record DocumentOutcome(
     [property: Id(3)] string? ErrorMessage,
     [property: Id(4)] bool Retryable);
 
-[GenerateSerializer, Immutable, Alias("nexus.BatchProgress")]
-public sealed record BatchProgress(
-    [property: Id(0)] string Status,
-    [property: Id(1)] int Total,
-    [property: Id(2)] int Indexed,
-    [property: Id(3)] int Duplicate,
-    [property: Id(4)] int Failed);
-
 /// <summary>Drives one upload batch to the end: every document reaches a terminal state, even across silo loss.</summary>
 [Alias("nexus.IIngestionBatchGrain")]
 public interface IIngestionBatchGrain : IGrainWithGuidKey
 {
     [Alias("Start")]
     Task StartAsync(BatchPlan plan, CancellationToken cancellationToken = default);
-
-    [Alias("GetProgress")]
-    Task<BatchProgress> GetProgressAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>Stateless: extract → normalise → chunk → embed → index one document.</summary>

@@ -39,7 +39,4 @@ public interface IVectorIndexGrain : IGrainWithStringKey
 
     [Alias("Rank")]
     Task<ImmutableArray<RankedChunk>> RankAsync(RankRequest request, CancellationToken cancellationToken = default);
-
-    [Alias("Count")]
-    Task<int> CountAsync(CancellationToken cancellationToken = default);
 }

@@ -29,9 +29,6 @@ public sealed partial class ThreadGrain(
         _state = await conversations.LoadThreadAsync(_key, cancellationToken);
     }
 
-    public Task<ThreadSnapshot> GetSnapshotAsync(CancellationToken cancellationToken = default) =>
-        Task.FromResult(new ThreadSnapshot(_state?.Outline ?? [], _state?.LastQuestion, _state?.UpdatedAt));
-
     public async Task<QueryResult> AskAsync(QueryRequest request, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();

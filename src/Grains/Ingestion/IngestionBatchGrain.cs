@@ -62,15 +62,6 @@ public sealed partial class IngestionBatchGrain(
         EnsureRunning();
     }
 
-    public Task<BatchProgress> GetProgressAsync(CancellationToken cancellationToken = default)
-    {
-        var docs = state.State.Documents;
-        return Task.FromResult(new BatchProgress(state.State.Status, docs.Count,
-            docs.Count(d => d.Status == DocumentStatuses.Indexed),
-            docs.Count(d => d.Status == DocumentStatuses.Duplicate),
-            docs.Count(d => d.Status == DocumentStatuses.Failed)));
-    }
-
     public Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (state.RecordExists && !IsFinished(state.State.Status))

@@ -51,8 +51,6 @@ public sealed partial class VectorIndexGrain(NpgsqlDataSource db, ILogger<Vector
         return Task.CompletedTask;
     }
 
-    public Task<int> CountAsync(CancellationToken cancellationToken = default) => Task.FromResult(_vectors.Count);
-
     public Task<ImmutableArray<RankedChunk>> RankAsync(RankRequest request, CancellationToken cancellationToken = default)
     {
         var n = Math.Max(0, request.DenseCandidates);
