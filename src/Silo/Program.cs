@@ -1,13 +1,17 @@
 using AuroraNexus.Grains.Hosting;
 using AuroraNexus.Silo;
 
-// The silo binary: `dotnet run --project src/Silo` joins the cluster; `... -- migrate` applies the schema and exits.
+// The silo binary: `dotnet run --project src/Silo` joins the cluster; `... -- migrate` applies the schema and exits;
+// `... -- rotate-credentials-key` re-encrypts the tenants' credentials with the first LLM_CREDENTIALS_ENC_KEY.
 var builder = WebApplication.CreateBuilder(args);
 builder.Logging.AddNexusLogDefaults(builder.Configuration);
+var command = args.FirstOrDefault(a => !a.StartsWith('-'));
+var isOps = command is not null && command != "run";
 NexusSettings settings;
 try
 {
-    settings = NexusSettings.Load(builder.Configuration);
+    // A silo is a cluster member: every secret must be set, so that all silos and WebFronts share them.
+    settings = NexusSettings.Load(builder.Configuration, singleNode: isOps && OpsCommands.OnSingleNodeData(builder.Configuration));
 }
 catch (NexusConfigurationException ex)
 {
@@ -17,10 +21,10 @@ catch (NexusConfigurationException ex)
 
 using var loggerFactory = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true));
 var startupLogger = loggerFactory.CreateLogger("AuroraNexus.Silo");
-var command = args.FirstOrDefault(a => !a.StartsWith('-'));
-if (command is not null && command != "run")
+settings.LogGeneratedSecrets(startupLogger);
+if (isOps)
 {
-    return await OpsCommands.RunAsync(command, settings, startupLogger);
+    return await OpsCommands.RunAsync(command!, settings, startupLogger);
 }
 
 NexusDatabase database;
@@ -43,7 +47,7 @@ await using (database)
     builder.WebHost.UseUrls($"http://{OpsCommands.BindAddress()}:{settings.GatewayPort}");
 
     var app = builder.Build();
-    app.MapNexusSiloHealth();
+    app.MapNexusGatewaySurface();
     await app.RunAsync();
 }
 

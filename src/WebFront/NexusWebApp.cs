@@ -18,7 +18,9 @@ public sealed class NexusWebApp : IAsyncDisposable
     public NexusDatabase Database { get; }
 
     /// <returns>null after printing the problem when the configuration is wrong.</returns>
-    public static async Task<NexusWebApp?> CreateAsync(string[] args, IReadOnlyDictionary<string, string?>? overrides = null)
+    /// <param name="configureLogging">Extra log providers (tests capture the log to prove it holds no secret).</param>
+    public static async Task<NexusWebApp?> CreateAsync(
+        string[] args, IReadOnlyDictionary<string, string?>? overrides = null, Action<ILoggingBuilder>? configureLogging = null)
     {
         var builder = WebApplication.CreateBuilder(args);
         if (overrides is not null)
@@ -27,6 +29,7 @@ public sealed class NexusWebApp : IAsyncDisposable
         }
 
         builder.Logging.AddNexusLogDefaults(builder.Configuration);
+        configureLogging?.Invoke(builder.Logging);
         var startup = await NexusWebStartup.PrepareAsync(builder);
         if (startup is null)
         {
@@ -44,6 +47,13 @@ public sealed class NexusWebApp : IAsyncDisposable
         app.MapDocumentsApi();
         app.MapHealthApi();
         app.MapAdminSettingsApi();
+        app.MapAdminTenancyApi();
+        app.MapAdminLlmApi();
+        app.MapAdminConversationApi();
+        if (startup.SingleNode)
+        {
+            app.MapNexusGatewaySurface(startup.Settings.GatewayPort);
+        }
         return new NexusWebApp(app, startup.Database);
     }
 

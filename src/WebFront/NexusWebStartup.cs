@@ -17,14 +17,15 @@ public sealed record NexusWebStartup(NexusSettings Settings, NexusDatabase Datab
         var logger = loggerFactory.CreateLogger("AuroraNexus.WebFront");
         try
         {
-            var settings = NexusSettings.Load(builder.Configuration);
-            var mode = builder.Configuration["NEXUS_MODE"]?.Trim().ToLowerInvariant() ?? "single";
+            var mode = builder.Configuration["NEXUS_MODE"]?.Trim().ToLowerInvariant() is { Length: > 0 } m ? m : "single";
             if (mode is not ("single" or "client"))
             {
                 throw new NexusConfigurationException("NEXUS_MODE", $"'{mode}' is not a mode: use single (default) or client");
             }
 
             var single = mode == "single";
+            var settings = NexusSettings.Load(builder.Configuration, singleNode: single);
+            settings.LogGeneratedSecrets(logger);
             var database = await NexusDatabase.OpenAsync(settings, allowEmbedded: single, migrate: single, logger, CancellationToken.None);
             if (single)
             {
@@ -110,7 +111,10 @@ public static class NexusWebHosting
             .AddPolicy("admin", p => p.RequireAuthenticatedUser().RequireClaim("tid").RequireRole("admin"));
         if (string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["urls"]))
         {
-            builder.WebHost.UseUrls($"http://{OpsCommands.BindAddress()}:{settings.ApiPort}");
+            // Single node: this process is also the silo, so it serves the silo's gateway port (health, internal chat).
+            builder.WebHost.UseUrls(startup.SingleNode
+                ? [$"http://{OpsCommands.BindAddress()}:{settings.ApiPort}", $"http://{OpsCommands.BindAddress()}:{settings.GatewayPort}"]
+                : [$"http://{OpsCommands.BindAddress()}:{settings.ApiPort}"]);
         }
 
         return builder;

@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace AuroraNexus.Grains.Tenancy;
 
 /// <summary>A tenant's retrieval and answer settings, read from the <c>settings</c> table.</summary>
@@ -17,12 +19,96 @@ public sealed record TenantSettings(
     public static TenantSettings Defaults { get; } = new(10, 0.95, 0.7, 60, 60, null);
 }
 
+/// <summary>One chat message (<c>system</c>, <c>user</c> or <c>assistant</c>) on its way to the tenant's model.</summary>
+[GenerateSerializer, Immutable, Alias("nexus.LlmMessage")]
+public sealed record LlmMessage([property: Id(0)] string Role, [property: Id(1)] string Content);
+
+/// <summary>A chat call of the OpenAI protocol; <see cref="Model"/> null = the tenant's default model.</summary>
+[GenerateSerializer, Immutable, Alias("nexus.LlmRequest")]
+public sealed record LlmRequest(
+    [property: Id(0)] ImmutableArray<LlmMessage> Messages,
+    [property: Id(1)] double? Temperature = 0.2,
+    [property: Id(2)] int? MaxTokens = null,
+    [property: Id(3)] string? Model = null);
+
+[GenerateSerializer, Immutable, Alias("nexus.LlmReply")]
+public sealed record LlmReply(
+    [property: Id(0)] string Content,
+    [property: Id(1)] string Model,
+    [property: Id(2)] string? FinishReason,
+    [property: Id(3)] string? GenerationId,
+    [property: Id(4)] int PromptTokens,
+    [property: Id(5)] int CompletionTokens,
+    [property: Id(6)] int Attempts,
+    [property: Id(7)] ImmutableArray<string> Warnings);
+
+/// <summary>One piece of a streamed answer; the last one has <see cref="IsFinal"/> set and carries the finish reason.</summary>
+[GenerateSerializer, Immutable, Alias("nexus.LlmDelta")]
+public sealed record LlmDelta(
+    [property: Id(0)] string Content,
+    [property: Id(1)] bool IsFinal = false,
+    [property: Id(2)] string? FinishReason = null,
+    [property: Id(3)] string? Model = null,
+    [property: Id(4)] string? GenerationId = null,
+    [property: Id(5)] int PromptTokens = 0,
+    [property: Id(6)] int CompletionTokens = 0);
+
+/// <summary>
+/// Which model and credential answer for a tenant, without the secret. <see cref="Source"/>: <c>tenant_credential</c>,
+/// <c>bootstrap</c> (OPENROUTER_API_KEY), <c>none</c> (extractive answers), or a problem code
+/// (<c>credential_unreadable</c>, <c>credential_missing</c>) explained by <see cref="Problem"/>.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("nexus.LlmRoute")]
+public sealed record LlmRoute(
+    [property: Id(0)] string Source,
+    [property: Id(1)] string? ProviderName,
+    [property: Id(2)] string? ProviderKind,
+    [property: Id(3)] string? BaseUrl,
+    [property: Id(4)] string? Model,
+    [property: Id(5)] Guid? CredentialId,
+    [property: Id(6)] string? CredentialLabel,
+    [property: Id(7)] string? KeyHint,
+    [property: Id(8)] string? Problem);
+
+/// <summary>The provider's verdict on one credential. <see cref="Status"/> is <c>ok</c> or a stable error code.</summary>
+[GenerateSerializer, Immutable, Alias("nexus.CredentialTestResult")]
+public sealed record CredentialTestResult(
+    [property: Id(0)] Guid CredentialId,
+    [property: Id(1)] string Status,
+    [property: Id(2)] string Message,
+    [property: Id(3)] string? ProviderLabel,
+    [property: Id(4)] long LatencyMs,
+    [property: Id(5)] ImmutableArray<string> Warnings)
+{
+    public bool Ok => Status == "ok";
+}
+
+/// <summary>
+/// One per tenant: its settings and its LLM gateway. Credentials are decrypted once and kept in memory only (never in
+/// grain state); every admin change calls <see cref="InvalidateAsync"/>, wherever the activation lives.
+/// </summary>
 [Alias("nexus.ITenantGrain")]
 public interface ITenantGrain : IGrainWithStringKey
 {
     [Alias("GetSettings")]
     Task<TenantSettings> GetSettingsAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>Drops cached settings and decrypted credentials; the next call reads them again.</summary>
     [Alias("Invalidate")]
     Task InvalidateAsync(CancellationToken cancellationToken = default);
+
+    [Alias("GetRoute")]
+    Task<LlmRoute> GetRouteAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>A chat completion with the tenant's model; null when the tenant has no model (extractive answers).</summary>
+    [Alias("Complete")]
+    Task<LlmReply?> CompleteAsync(LlmRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>A streamed chat completion; yields nothing when the tenant has no model.</summary>
+    [Alias("Stream")]
+    IAsyncEnumerable<LlmDelta> StreamAsync(LlmRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>One cheap authenticated call with the stored credential, recorded on it.</summary>
+    [Alias("TestCredential")]
+    Task<CredentialTestResult> TestCredentialAsync(Guid credentialId, CancellationToken cancellationToken = default);
 }

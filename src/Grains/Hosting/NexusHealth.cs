@@ -11,10 +11,12 @@ public sealed record ComponentHealth(string Status, string Detail, bool Required
     public bool IsDown => Required && Status == "down";
 }
 
+/// <summary><see cref="Status"/>: <c>ok</c>, <c>degraded</c> (ready, but something needs an admin) or <c>down</c>.</summary>
 public sealed record HealthReport(string Status, bool Ready, IReadOnlyDictionary<string, ComponentHealth> Components);
 
 /// <summary>Readiness of every component a request depends on, each with a reason a person can act on.</summary>
-public sealed class NexusHealth(IServiceProvider services, NpgsqlDataSource db, IObjectStore objects, IGrainFactory grains)
+public sealed class NexusHealth(
+    IServiceProvider services, NpgsqlDataSource db, IObjectStore objects, IGrainFactory grains, NexusSettings settings)
 {
     public async Task<HealthReport> CheckAsync(CancellationToken ct)
     {
@@ -67,9 +69,52 @@ public sealed class NexusHealth(IServiceProvider services, NpgsqlDataSource db, 
         c["embeddings"] = embedder is null
             ? new("ok", "computed on the silos", Required: false)
             : new("ok", $"{embedder.ModelName} in process");
-        c["credentials_key"] = new("ok", "no tenant credentials stored yet; LLM answers use OPENROUTER_API_KEY when set, else extractive mode", Required: false);
+        if (c["schema"].Status == "ok")
+        {
+            c["credentials_key"] = await CredentialKeyHealthAsync(timeout.Token);
+            c["admin_password"] = await AdminPasswordHealthAsync(timeout.Token);
+        }
+        else
+        {
+            c["credentials_key"] = new("down", "unknown: the schema is not current", Required: false);
+        }
 
         var ready = c.Values.All(v => !v.IsDown);
-        return new HealthReport(ready ? "ok" : "down", ready, c);
+        var status = !ready ? "down" : c.Values.Any(v => v.Status is "degraded" or "down") ? "degraded" : "ok";
+        return new HealthReport(status, ready, c);
+    }
+
+    /// <summary>Counts stored credentials by the key that made them; one no configured key can read makes it degraded.</summary>
+    private async Task<ComponentHealth> CredentialKeyHealthAsync(CancellationToken ct)
+    {
+        var keys = settings.CredentialKeys;
+        var counts = await new LlmCatalogRepository(db).CountByFingerprintAsync(ct);
+        var total = counts.Values.Sum();
+        var unreadable = counts.Where(kv => !keys.Contains(kv.Key)).ToList();
+        var configured = $"LLM_CREDENTIALS_ENC_KEY holds {keys.Fingerprints.Count} key(s) ({string.Join(", ", keys.Fingerprints)}; new credentials use {keys.PrimaryFingerprint})";
+        if (unreadable.Count > 0)
+        {
+            var missing = string.Join(", ", unreadable.Select(kv => $"{kv.Value} with {kv.Key}"));
+            return new("degraded",
+                $"{unreadable.Sum(kv => kv.Value)} of {total} credential(s) unreadable with the current key: {missing}. {configured}. " +
+                "Fix: put the old key back in LLM_CREDENTIALS_ENC_KEY after the new one and run rotate-credentials-key, or re-enter those credentials.",
+                Required: false);
+        }
+
+        var old = counts.Where(kv => kv.Key != keys.PrimaryFingerprint).Sum(kv => kv.Value);
+        return old > 0
+            ? new("ok", $"{total} credential(s) readable; {old} still under an older key: run rotate-credentials-key, then drop the old key. {configured}", Required: false)
+            : new("ok", $"{total} credential(s) readable. {configured}", Required: false);
+    }
+
+    private async Task<ComponentHealth> AdminPasswordHealthAsync(CancellationToken ct)
+    {
+        var seeded = await new UserRepository(db).AdminsWithSeededPasswordAsync(ct);
+        return seeded.Count == 0
+            ? new("ok", "no admin uses the seeded default password", Required: false)
+            : new("degraded",
+                $"admin password is still the default for {string.Join(", ", seeded)}: it was seeded from ADMIN_DEFAULT_PASSWORD (or printed at first start). " +
+                "Change it with POST /api/auth/password; changing ADMIN_DEFAULT_PASSWORD afterwards has no effect, the database decides.",
+                Required: false);
     }
 }

@@ -20,6 +20,8 @@ public static class NexusServices
         services.AddSingleton<ConversationRepository>();
         services.AddSingleton<SettingsRepository>();
         services.AddSingleton<UserRepository>();
+        services.AddSingleton<LlmCatalogRepository>();
+        services.AddSingleton<AuroraNexus.Grains.Tenancy.CredentialVault>();
         return services;
     }
 
@@ -32,7 +34,7 @@ public static class NexusServices
         services.AddSingleton<LexicalSearch>();
         services.AddSingleton<RetrievalService>();
         services.AddHttpClient<ChatCompletionsClient>();
-        services.AddSingleton<IAnswerWriter, BootstrapAnswerWriter>();
+        services.AddSingleton<IAnswerWriter, TenantAnswerWriter>();
         return services;
     }
 }

@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
+using AuroraNexus.Grains.Tenancy;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 
 namespace AuroraNexus.Grains.Hosting;
 
@@ -11,8 +13,9 @@ public sealed class NexusConfigurationException(string variable, string message)
 }
 
 /// <summary>
-/// The product's environment (.env.example documents each variable). Secrets left unset are generated once and kept
-/// in <see cref="DataDirectory"/>; secrets set to bad values stop start-up with the variable's name.
+/// The product's environment (.env.example documents each variable). In single-node mode secrets left unset are
+/// generated once and kept in <see cref="DataDirectory"/>; in cluster mode every secret must be set. A secret set to
+/// an empty, placeholder, short or malformed value stops start-up with the variable's name and how to make a good one.
 /// </summary>
 public sealed class NexusSettings
 {
@@ -25,6 +28,15 @@ public sealed class NexusSettings
     public required string ClusterId { get; init; }
     public required string ServiceId { get; init; }
     public required string JwtSecret { get; init; }
+
+    /// <summary>LLM_CREDENTIALS_ENC_KEY: the first key encrypts, every key decrypts.</summary>
+    public required FernetKeyRing CredentialKeys { get; init; }
+
+    /// <summary>GATEWAY_INTERNAL_SECRET: what ops present to the silo's internal LLM endpoint.</summary>
+    public required string GatewaySecret { get; init; }
+
+    /// <summary>Secrets generated (or read back) from the data directory, as "VARIABLE: path", for the start-up log.</summary>
+    public IReadOnlyList<string> GeneratedSecrets { get; init; } = [];
     public required string AdminEmail { get; init; }
     public string? AdminDefaultPassword { get; init; }
     public string? OpenRouterApiKey { get; init; }
@@ -36,16 +48,22 @@ public sealed class NexusSettings
     public string ObjectsDirectory => Path.Combine(DataDirectory, "objects");
     public string PostgresDirectory => Path.Combine(DataDirectory, "pg");
 
-    public static NexusSettings Load(IConfiguration config)
+    /// <param name="singleNode">true: unset secrets are generated in the data directory; false: they must be set.</param>
+    public static NexusSettings Load(IConfiguration config, bool singleNode = true)
     {
         var dataDir = Path.GetFullPath(Value(config, "NEXUS_DATA_DIR") ?? ".nexus");
         Directory.CreateDirectory(dataDir);
-        var jwt = Value(config, "JWT_SECRET");
-        if (jwt is not null && jwt.Length < 32)
-        {
-            throw new NexusConfigurationException("JWT_SECRET",
-                $"must be at least 32 characters (it has {jwt.Length}); generate one with `openssl rand -base64 48`, or unset it to let the app generate and keep one in NEXUS_DATA_DIR");
-        }
+        var generated = new List<string>();
+
+        var jwt = Secret(config, "JWT_SECRET", singleNode, dataDir, generated, JwtHowTo,
+            v => v.Length < 32 ? $"must be at least 32 characters (it has {v.Length})" : null,
+            () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(48)));
+        var gateway = Secret(config, "GATEWAY_INTERNAL_SECRET", singleNode, dataDir, generated, GatewayHowTo,
+            v => v.Length < 32 ? $"must be at least 32 characters (it has {v.Length})" : null,
+            () => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)));
+        var keyText = Secret(config, "LLM_CREDENTIALS_ENC_KEY", singleNode, dataDir, generated, FernetHowTo,
+            v => KeyRingProblem(v),
+            () => FernetKey.Generate().Encode());
 
         return new NexusSettings
         {
@@ -57,7 +75,10 @@ public sealed class NexusSettings
             OrleansGatewayPort = Port(config, "ORLEANS_GATEWAY_PORT", 30000),
             ClusterId = Value(config, "ORLEANS_CLUSTER_ID") ?? "aurora-nexus",
             ServiceId = Value(config, "ORLEANS_SERVICE_ID") ?? "aurora-nexus",
-            JwtSecret = jwt ?? GeneratedSecret(dataDir, "jwt_secret"),
+            JwtSecret = jwt,
+            GatewaySecret = gateway,
+            CredentialKeys = FernetKeyRing.Parse(keyText),
+            GeneratedSecrets = generated,
             AdminEmail = Value(config, "ADMIN_EMAIL") ?? "admin@nexus.local",
             AdminDefaultPassword = Value(config, "ADMIN_DEFAULT_PASSWORD"),
             OpenRouterApiKey = Value(config, "OPENROUTER_API_KEY"),
@@ -97,23 +118,116 @@ public sealed class NexusSettings
             : throw new NexusConfigurationException(name, $"'{v}' is not a positive number of bytes; default is {fallback}");
     }
 
-    private static string GeneratedSecret(string dataDir, string name)
+    /// <summary>Says where each generated secret is kept (never the value), so that ops can back it up.</summary>
+    public void LogGeneratedSecrets(ILogger logger)
     {
-        var dir = Path.Combine(dataDir, "secrets");
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, name);
+        foreach (var line in GeneratedSecrets)
+        {
+            logger.LogInformation("Secret generated for single-node mode (kept, reused at every start; back it up with the data): {Where}", line);
+        }
+
+        if (CredentialKeys.Fingerprints.Count > 1)
+        {
+            logger.LogInformation("LLM_CREDENTIALS_ENC_KEY holds {Count} keys; new credentials use {Primary}", CredentialKeys.Fingerprints.Count, CredentialKeys.PrimaryFingerprint);
+        }
+    }
+
+    private static string? KeyRingProblem(string value)
+    {
+        try
+        {
+            FernetKeyRing.Parse(value);
+            return null;
+        }
+        catch (FernetKeyFormatException ex)
+        {
+            return ex.Message;
+        }
+    }
+
+    private const string JwtHowTo = "generate one with `openssl rand -base64 48`";
+    private const string GatewayHowTo = "generate one with `openssl rand -hex 32`";
+    private const string FernetHowTo =
+        "it is one or more Fernet keys (32 url-safe base64 bytes each, comma-separated, the first encrypts); generate one with " +
+        "`python3 -c \"import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())\"`";
+
+    /// <summary>Values people leave in place of a secret; none of them may reach production.</summary>
+    private static readonly string[] Placeholders =
+    [
+        "change-me", "change-me-now", "changeme", "change_me", "changeit", "secret", "password", "your-secret", "your-secret-here",
+        "todo", "xxx", "placeholder", "example", "default",
+    ];
+
+    public static bool IsPlaceholder(string value)
+    {
+        var v = value.Trim().Trim('"', '\'').ToLowerInvariant();
+        return Placeholders.Contains(v) || v.StartsWith("change-this", StringComparison.Ordinal) ||
+            v.StartsWith("change-me", StringComparison.Ordinal) || v.StartsWith('<') || v.StartsWith("${", StringComparison.Ordinal) ||
+            v.Trim('x', '*', '.', '-').Length == 0;
+    }
+
+    /// <summary>
+    /// Reads a secret. Unset: generated once under data/secrets in single-node mode, an error in cluster mode.
+    /// Set: must not be empty, a placeholder or fail <paramref name="check"/>.
+    /// </summary>
+    private static string Secret(
+        IConfiguration config, string name, bool singleNode, string dataDir, List<string> generated, string howTo,
+        Func<string, string?> check, Func<string> generate)
+    {
+        var raw = config[name];
+        if (raw is null)
+        {
+            if (!singleNode)
+            {
+                throw new NexusConfigurationException(name,
+                    $"is not set; in cluster mode every silo and WebFront must share the same value, so nothing is generated: {howTo}");
+            }
+
+            var path = Path.Combine(dataDir, "secrets", name.ToLowerInvariant());
+            var value = GeneratedSecret(path, generate);
+            var problem = check(value);
+            if (problem is not null)
+            {
+                throw new NexusConfigurationException(name, $"the value kept in {path} is unusable ({problem}); delete the file to generate a new one");
+            }
+
+            generated.Add($"{name}: {path}");
+            return value;
+        }
+
+        var trimmed = raw.Trim();
+        if (trimmed.Length == 0)
+        {
+            throw new NexusConfigurationException(name,
+                $"is set but empty; {howTo}" + (singleNode ? ", or unset it to let the app generate and keep one in NEXUS_DATA_DIR" : ""));
+        }
+
+        if (IsPlaceholder(trimmed))
+        {
+            throw new NexusConfigurationException(name, $"holds the placeholder '{trimmed}', not a secret; {howTo}");
+        }
+
+        var error = check(trimmed);
+        return error is null ? trimmed : throw new NexusConfigurationException(name, $"{error}; {howTo}");
+    }
+
+    private static string GeneratedSecret(string path, Func<string> generate)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         if (File.Exists(path))
         {
             return File.ReadAllText(path).Trim();
         }
 
-        var secret = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
-        File.WriteAllText(path, secret);
+        var secret = generate();
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, secret);
         if (!OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
 
+        File.Move(temp, path, overwrite: false);
         return secret;
     }
 }

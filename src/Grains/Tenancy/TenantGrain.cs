@@ -1,21 +1,253 @@
-using Orleans.Concurrency;
-
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using AuroraNexus.Grains.Hosting;
+using AuroraNexus.Grains.Llm;
 using AuroraNexus.Grains.Storage;
+using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
 
 namespace AuroraNexus.Grains.Tenancy;
 
-/// <summary>A tenant's settings, read once and kept until an admin change invalidates them.</summary>
+/// <summary>
+/// A tenant's settings and LLM gateway. The route (provider, model, decrypted key) is built once per activation and
+/// kept in memory only: the grain has no persistent state, and the key leaves it only inside the HTTPS request to the
+/// provider. Deactivation and <see cref="InvalidateAsync"/> drop it.
+/// </summary>
 [Reentrant]
-public sealed class TenantGrain(SettingsRepository settings) : Grain, ITenantGrain
+public sealed partial class TenantGrain(
+    SettingsRepository settings,
+    LlmCatalogRepository catalog,
+    ChatCompletionsClient client,
+    NexusSettings nexus,
+    ILogger<TenantGrain> logger) : Grain, ITenantGrain
 {
+    private const string AppTitle = "Aurora Nexus";
+
     private TenantSettings? _settings;
+    private Task<Gateway>? _gateway;
+
+    private string TenantId => this.GetPrimaryKeyString();
 
     public async Task<TenantSettings> GetSettingsAsync(CancellationToken cancellationToken = default) =>
-        _settings ??= await settings.LoadAsync(this.GetPrimaryKeyString(), cancellationToken);
+        _settings ??= await settings.LoadAsync(TenantId, cancellationToken);
 
     public Task InvalidateAsync(CancellationToken cancellationToken = default)
     {
         _settings = null;
+        _gateway = null;
         return Task.CompletedTask;
     }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _gateway = null;
+        return Task.CompletedTask;
+    }
+
+    public async Task<LlmRoute> GetRouteAsync(CancellationToken cancellationToken = default) =>
+        (await GatewayAsync(cancellationToken)).Route;
+
+    public async Task<LlmReply?> CompleteAsync(LlmRequest request, CancellationToken cancellationToken = default)
+    {
+        var gateway = await GatewayAsync(cancellationToken);
+        var endpoint = gateway.EndpointOrThrow(request.Model);
+        if (endpoint is null)
+        {
+            return null;
+        }
+
+        var result = await client.CompleteAsync(endpoint, ToMessages(request), Options(request), cancellationToken);
+        return new LlmReply(result.Content, result.Model, result.FinishReason, result.GenerationId, result.PromptTokens,
+            result.CompletionTokens, result.Attempts, [.. result.Warnings]);
+    }
+
+    public async IAsyncEnumerable<LlmDelta> StreamAsync(
+        LlmRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var gateway = await GatewayAsync(cancellationToken);
+        var endpoint = gateway.EndpointOrThrow(request.Model);
+        if (endpoint is null)
+        {
+            yield break;
+        }
+
+        await foreach (var delta in client.StreamAsync(endpoint, ToMessages(request), Options(request), cancellationToken))
+        {
+            yield return delta.IsFinal
+                ? new LlmDelta("", true, delta.FinishReason, delta.Model, delta.GenerationId,
+                    delta.Usage?.PromptTokens ?? 0, delta.Usage?.CompletionTokens ?? 0)
+                : new LlmDelta(delta.Content);
+        }
+    }
+
+    public async Task<CredentialTestResult> TestCredentialAsync(Guid credentialId, CancellationToken cancellationToken = default)
+    {
+        var row = await catalog.GetCredentialAsync(TenantId, credentialId, cancellationToken)
+            ?? throw new KeyNotFoundException($"No credential {credentialId} in tenant '{TenantId}'.");
+        var provider = await catalog.GetProviderAsync(TenantId, row.ProviderId, cancellationToken)
+            ?? throw new KeyNotFoundException($"The provider of credential {credentialId} is gone.");
+        var watch = Stopwatch.StartNew();
+        CredentialTestResult result;
+        if (!nexus.CredentialKeys.TryDecrypt(row.Token, row.KeyFingerprint, out var key, out _))
+        {
+            var error = LlmException.CredentialUnreadable(TenantId, row.Label, row.KeyFingerprint, nexus.CredentialKeys.Fingerprints);
+            result = new CredentialTestResult(row.Id, error.ErrorCode, error.Message, null, 0, []);
+        }
+        else
+        {
+            var endpoint = Endpoint(provider, row, key, DefaultModelFor(provider, null));
+            try
+            {
+                var check = await client.CheckKeyAsync(endpoint, cancellationToken);
+                result = new CredentialTestResult(row.Id, "ok",
+                    $"{provider.Name} accepted the key {endpoint.MaskedKey} ({check.CheckedPath})", check.Label,
+                    watch.ElapsedMilliseconds, [.. check.Warnings]);
+            }
+            catch (LlmException ex)
+            {
+                result = new CredentialTestResult(row.Id, ex.ErrorCode, ex.Message, null, watch.ElapsedMilliseconds, []);
+            }
+        }
+
+        await catalog.RecordTestAsync(TenantId, row.Id, result.Status, result.Message, cancellationToken);
+        LogCredentialTested(logger, TenantId, row.Label, result.Status);
+        return result;
+    }
+
+    private Task<Gateway> GatewayAsync(CancellationToken ct)
+    {
+        var current = _gateway;
+        if (current is null || current.IsFaulted || current.IsCanceled)
+        {
+            // Cached as a task so that concurrent first calls share one load and one decryption.
+            current = _gateway = LoadGatewayAsync(ct);
+        }
+
+        return current;
+    }
+
+    private async Task<Gateway> LoadGatewayAsync(CancellationToken ct)
+    {
+        var tenant = TenantId;
+        var data = await catalog.LoadCatalogAsync(tenant, ct);
+        var providers = data.Providers.ToDictionary(p => p.Id);
+        var defaultModel = data.Models.FirstOrDefault(m => m.IsDefault);
+
+        ProviderRow? provider = null;
+        CredentialRow? credential = null;
+        if (defaultModel is not null && providers.TryGetValue(defaultModel.ProviderId, out var modelProvider))
+        {
+            provider = modelProvider;
+            credential = data.Credentials.FirstOrDefault(c => c.ProviderId == provider.Id);
+        }
+        else if (data.Credentials.Count > 0)
+        {
+            credential = data.Credentials
+                .OrderBy(c => providers.TryGetValue(c.ProviderId, out var p) && p.Kind == "openrouter" ? 0 : 1)
+                .ThenBy(c => c.Label, StringComparer.Ordinal)
+                .First();
+            provider = providers[credential.ProviderId];
+        }
+
+        Gateway gateway;
+        if (credential is not null && provider is not null)
+        {
+            var model = DefaultModelFor(provider, defaultModel, data.Models);
+            if (nexus.CredentialKeys.TryDecrypt(credential.Token, credential.KeyFingerprint, out var key, out _))
+            {
+                var endpoint = Endpoint(provider, credential, key, model);
+                gateway = new Gateway(
+                    new LlmRoute("tenant_credential", provider.Name, provider.Kind, provider.BaseUrl, model, credential.Id,
+                        credential.Label, LlmEndpoint.MaskKey(key), null),
+                    endpoint, null);
+            }
+            else
+            {
+                var error = LlmException.CredentialUnreadable(tenant, credential.Label, credential.KeyFingerprint, nexus.CredentialKeys.Fingerprints);
+                LogCredentialUnreadable(logger, tenant, credential.Label, credential.KeyFingerprint, string.Join(", ", nexus.CredentialKeys.Fingerprints));
+                gateway = new Gateway(
+                    new LlmRoute(error.ErrorCode, provider.Name, provider.Kind, provider.BaseUrl, model, credential.Id,
+                        credential.Label, "****" + credential.SecretHint, error.Message),
+                    null, error);
+            }
+        }
+        else if (provider is not null && defaultModel is not null)
+        {
+            var error = new LlmException(LlmErrorCode.CredentialMissing,
+                $"Tenant '{tenant}' answers with {defaultModel.Model} on provider '{provider.Name}', which has no credential: add the " +
+                "key in Admin → Providers → Credentials (POST /api/admin/providers/credentials), or choose another default model.");
+            gateway = new Gateway(
+                new LlmRoute(error.ErrorCode, provider.Name, provider.Kind, provider.BaseUrl, defaultModel.Model, null, null, null, error.Message),
+                null, error);
+        }
+        else if (tenant == UserRepository.DefaultTenant && nexus.OpenRouterApiKey is { } bootstrapKey)
+        {
+            // OPENROUTER_API_KEY serves the bootstrap tenant until it has a credential of its own; other tenants bring theirs.
+            var endpoint = new LlmEndpoint(nexus.LlmBaseUrl, bootstrapKey, nexus.LlmModel, nexus.PublicDomain, AppTitle)
+            {
+                TenantId = tenant,
+            };
+            gateway = new Gateway(
+                new LlmRoute("bootstrap", "OPENROUTER_API_KEY", endpoint.IsOpenRouter ? "openrouter" : "openai_compatible",
+                    nexus.LlmBaseUrl, nexus.LlmModel, null, null, endpoint.MaskedKey, null),
+                endpoint, null);
+        }
+        else
+        {
+            gateway = new Gateway(new LlmRoute("none", null, null, null, null, null, null, null,
+                "No LLM credential: answers are extractive. Add one in Admin → Providers → Credentials."), null, null);
+        }
+
+        LogRoute(logger, tenant, gateway.Route.Source, gateway.Route.ProviderName ?? "-", gateway.Route.Model ?? "-",
+            gateway.Route.CredentialLabel ?? "-", gateway.Route.KeyHint ?? "-");
+        return gateway;
+    }
+
+    private string DefaultModelFor(ProviderRow provider, ModelRow? defaultModel, IReadOnlyList<ModelRow>? models = null) =>
+        defaultModel is not null && defaultModel.ProviderId == provider.Id ? defaultModel.Model
+        : models?.FirstOrDefault(m => m.ProviderId == provider.Id)?.Model ?? nexus.LlmModel;
+
+    private LlmEndpoint Endpoint(ProviderRow provider, CredentialRow credential, string key, string model) =>
+        new(provider.BaseUrl, key, model, nexus.PublicDomain, AppTitle)
+        {
+            TenantId = TenantId,
+            CredentialLabel = credential.Label,
+            Kind = provider.Kind,
+        };
+
+    private static IReadOnlyList<ChatMessage> ToMessages(LlmRequest request) =>
+        [.. request.Messages.Select(m => new ChatMessage(m.Role, m.Content))];
+
+    private static ChatOptions Options(LlmRequest request) =>
+        ChatOptions.Default with { Temperature = request.Temperature, MaxTokens = request.MaxTokens };
+
+    /// <summary>The loaded route; the endpoint (with the key) exists only when calls can be made.</summary>
+    private sealed record Gateway(LlmRoute Route, LlmEndpoint? Endpoint, LlmException? Error)
+    {
+        public LlmEndpoint? EndpointOrThrow(string? model)
+        {
+            if (Error is not null)
+            {
+                // A fresh exception per call: the cached one is shared by concurrent callers.
+                throw new LlmException(Error.Code, Error.Message);
+            }
+
+            return Endpoint is null || string.IsNullOrWhiteSpace(model) ? Endpoint : Endpoint with { Model = model };
+        }
+
+        // The endpoint's own ToString masks the key; this keeps the record's generated one from listing it at all.
+        public override string ToString() => $"Gateway {{ Route = {Route} }}";
+    }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Tenant {Tenant} LLM route: {Source} provider={Provider} model={Model} credential={Credential} key={KeyHint}")]
+    private static partial void LogRoute(ILogger logger, string tenant, string source, string provider, string model, string credential, string keyHint);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Tenant {Tenant} credential '{Credential}' is unreadable: encrypted with key {Needed}, configured keys {Configured}")]
+    private static partial void LogCredentialUnreadable(ILogger logger, string tenant, string credential, string needed, string configured);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Tenant {Tenant} credential '{Credential}' tested: {Status}")]
+    private static partial void LogCredentialTested(ILogger logger, string tenant, string credential, string status);
 }

@@ -73,6 +73,9 @@ public static class IngestApi
             return Problems.Create(400, "no_files", "Attach at least one file in the multipart field `files`.");
         }
 
+        // A caller app is registered the first time it sends documents; admins see and manage it under caller-apps.
+        await http.RequestServices.GetRequiredService<UserRepository>().RegisterCallerAppAsync(caller.TenantId, callerApp, ct);
+
         var batchId = Guid.NewGuid();
         var documents = new List<NewDocument>(files.Count);
         foreach (var file in files)

@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using AuroraNexus.WebFront;
+using Microsoft.Extensions.Logging;
 
 namespace AuroraNexus.Tests.Infrastructure;
 
@@ -26,21 +27,27 @@ public sealed class TestApp : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>The co-hosted silo's gateway port: /health and the internal chat endpoint.</summary>
+    public Uri GatewayAddress { get; private init; } = null!;
+
     public string DataDirectory { get; }
 
     public string ConnectionString { get; }
 
     public IServiceProvider Services => _web.App.Services;
 
-    public static async Task<TestApp> StartAsync(string connectionString, IReadOnlyDictionary<string, string?>? extra = null)
+    public static async Task<TestApp> StartAsync(
+        string connectionString, IReadOnlyDictionary<string, string?>? extra = null, LogCapture? logs = null)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "nexus-test-" + Guid.NewGuid().ToString("N"));
         var port = FreePort();
+        var gatewayPort = FreePort();
         var overrides = new Dictionary<string, string?>
         {
             ["DATABASE_URL"] = connectionString,
             ["NEXUS_DATA_DIR"] = dataDir,
             ["HOST_API_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["HOST_GATEWAY_PORT"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
             ["ORLEANS_SILO_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
             ["ORLEANS_GATEWAY_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
             ["ADMIN_EMAIL"] = AdminEmail,
@@ -52,9 +59,12 @@ public sealed class TestApp : IAsyncDisposable
             overrides[k] = v;
         }
 
-        var web = await NexusWebApp.CreateAsync([], overrides) ?? throw new InvalidOperationException("the app refused its configuration");
+        var web = await NexusWebApp.CreateAsync([], overrides, logs is null ? null : l => l.AddProvider(logs)) ?? throw new InvalidOperationException("the app refused its configuration");
         await web.App.StartAsync();
-        return new TestApp(web, new Uri($"http://127.0.0.1:{port}"), dataDir, connectionString);
+        return new TestApp(web, new Uri($"http://127.0.0.1:{port}"), dataDir, connectionString)
+        {
+            GatewayAddress = new Uri($"http://127.0.0.1:{gatewayPort}"),
+        };
     }
 
     public HttpClient Anonymous() => new() { BaseAddress = BaseAddress, Timeout = TimeSpan.FromMinutes(3) };

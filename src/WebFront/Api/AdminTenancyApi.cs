@@ -1,0 +1,240 @@
+using System.Collections.Immutable;
+using System.Text.RegularExpressions;
+using AuroraNexus.Grains.Hosting;
+using AuroraNexus.Grains.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace AuroraNexus.WebFront.Api;
+
+public sealed record UserBody(Guid Id, string Email, string Role, bool PasswordIsSeededDefault, DateTimeOffset CreatedAt);
+
+public sealed record CreateUserBody(string? Email, string? Password, string? Role);
+
+public sealed record UpdateUserBody(string? Role, string? Password);
+
+public sealed record ChangePasswordBody(string? CurrentPassword, string? NewPassword);
+
+public sealed record CallerAppBody(string Name, DateTimeOffset CreatedAt);
+
+public sealed record CreateCallerAppBody(string? Name);
+
+public sealed record TenantBody(string Id, string Name, DateTimeOffset CreatedAt);
+
+public sealed record CreateTenantBody(string? Id, string? Name, string? AdminEmail, string? AdminPassword);
+
+public sealed record CreatedTenantBody(string Id, string Name, UserBody Admin);
+
+/// <summary>
+/// Users and caller apps of the caller's tenant (admin role), the caller's own password, and tenants (admins of the
+/// default tenant, who run the platform). The tenant always comes from the token, never from the request.
+/// </summary>
+public static partial class AdminTenancyApi
+{
+    public const int MinPasswordLength = 10;
+
+    public static void MapAdminTenancyApi(this WebApplication app)
+    {
+        app.MapPost("/api/auth/password", static async Task<Results<NoContent, ProblemHttpResult>> (
+            ChangePasswordBody? body, HttpContext http, UserRepository users, CancellationToken ct) =>
+        {
+            var caller = Caller.From(http.User);
+            var email = http.User.FindFirst("email")?.Value;
+            if (body is null || string.IsNullOrEmpty(body.CurrentPassword) || email is null)
+            {
+                return Problems.Create(400, "current_password_required", "Send {\"current_password\": ..., \"new_password\": ...}.");
+            }
+
+            if (PasswordProblem(body.NewPassword) is { } problem)
+            {
+                return Problems.Create(400, "weak_password", problem);
+            }
+
+            var verified = await users.VerifyAsync(email, body.CurrentPassword, ct);
+            if (verified is null || verified.Id.ToString() != caller.UserId || verified.TenantId != caller.TenantId)
+            {
+                return Problems.Create(403, "current_password_wrong", "The current password is wrong; nothing was changed.");
+            }
+
+            await users.UpdateUserAsync(caller.TenantId, verified.Id, null, body.NewPassword, ct);
+            return TypedResults.NoContent();
+        }).RequireAuthorization();
+
+        var users = app.MapGroup("/api/admin/users").RequireAuthorization("admin");
+        users.MapGet("", static async (HttpContext http, UserRepository repo, CancellationToken ct) =>
+            TypedResults.Ok((await repo.ListUsersAsync(Caller.From(http.User).TenantId, ct)).Select(ToBody).ToImmutableArray()));
+
+        users.MapGet("/{id:guid}", static async Task<Results<Ok<UserBody>, ProblemHttpResult>> (
+            Guid id, HttpContext http, UserRepository repo, CancellationToken ct) =>
+            await repo.GetUserAsync(Caller.From(http.User).TenantId, id, ct) is { } user
+                ? TypedResults.Ok(ToBody(user))
+                : UserNotFound(id));
+
+        users.MapPost("", static async Task<Results<Created<UserBody>, ProblemHttpResult>> (
+            CreateUserBody? body, HttpContext http, UserRepository repo, CancellationToken ct) =>
+        {
+            var tenant = Caller.From(http.User).TenantId;
+            var email = body?.Email?.Trim();
+            if (string.IsNullOrEmpty(email) || !email.Contains('@', StringComparison.Ordinal) || email.Length > 254)
+            {
+                return Problems.Create(400, "email_invalid", "Send a valid \"email\" (it is the login).");
+            }
+
+            var role = body!.Role?.Trim().ToLowerInvariant() ?? "member";
+            if (!UserRepository.Roles.Contains(role))
+            {
+                return Problems.Create(400, "role_invalid", "role must be admin or member.");
+            }
+
+            if (PasswordProblem(body.Password) is { } problem)
+            {
+                return Problems.Create(400, "weak_password", problem);
+            }
+
+            var user = await repo.CreateUserAsync(tenant, email, body.Password!, role, seededDefault: false, ct);
+            return user is null
+                ? Problems.Create(409, "email_taken", $"A user with the email {email} already exists; emails are unique across the platform.")
+                : TypedResults.Created($"/api/admin/users/{user.Id}", ToBody(user));
+        });
+
+        users.MapPatch("/{id:guid}", static async Task<Results<Ok<UserBody>, ProblemHttpResult>> (
+            Guid id, UpdateUserBody? body, HttpContext http, UserRepository repo, CancellationToken ct) =>
+        {
+            var caller = Caller.From(http.User);
+            var role = body?.Role?.Trim().ToLowerInvariant();
+            if (role is not null && !UserRepository.Roles.Contains(role))
+            {
+                return Problems.Create(400, "role_invalid", "role must be admin or member.");
+            }
+
+            if (body?.Password is not null && PasswordProblem(body.Password) is { } problem)
+            {
+                return Problems.Create(400, "weak_password", problem);
+            }
+
+            var existing = await repo.GetUserAsync(caller.TenantId, id, ct);
+            if (existing is null)
+            {
+                return UserNotFound(id);
+            }
+
+            if (role == "member" && existing.Role == "admin" && await repo.CountAdminsAsync(caller.TenantId, ct) <= 1)
+            {
+                return Problems.Create(409, "last_admin", "This is the tenant's only admin; make another user admin first.");
+            }
+
+            var updated = await repo.UpdateUserAsync(caller.TenantId, id, role, body?.Password, ct);
+            return updated is null ? UserNotFound(id) : TypedResults.Ok(ToBody(updated));
+        });
+
+        users.MapDelete("/{id:guid}", static async Task<Results<NoContent, ProblemHttpResult>> (
+            Guid id, HttpContext http, UserRepository repo, CancellationToken ct) =>
+        {
+            var caller = Caller.From(http.User);
+            if (caller.UserId == id.ToString())
+            {
+                return Problems.Create(409, "cannot_delete_self", "You cannot delete your own account; ask another admin.");
+            }
+
+            var existing = await repo.GetUserAsync(caller.TenantId, id, ct);
+            if (existing is null)
+            {
+                return UserNotFound(id);
+            }
+
+            if (existing.Role == "admin" && await repo.CountAdminsAsync(caller.TenantId, ct) <= 1)
+            {
+                return Problems.Create(409, "last_admin", "This is the tenant's only admin; make another user admin first.");
+            }
+
+            return await repo.DeleteUserAsync(caller.TenantId, id, ct) ? TypedResults.NoContent() : UserNotFound(id);
+        });
+
+        var apps = app.MapGroup("/api/admin/caller-apps").RequireAuthorization("admin");
+        apps.MapGet("", static async (HttpContext http, UserRepository repo, CancellationToken ct) =>
+            TypedResults.Ok((await repo.ListCallerAppsAsync(Caller.From(http.User).TenantId, ct))
+                .Select(a => new CallerAppBody(a.Name, a.CreatedAt)).ToImmutableArray()));
+
+        apps.MapPost("", static async Task<Results<Created<CallerAppBody>, ProblemHttpResult>> (
+            CreateCallerAppBody? body, HttpContext http, UserRepository repo, CancellationToken ct) =>
+        {
+            var tenant = Caller.From(http.User).TenantId;
+            if (Caller.ValidateCallerApp(body?.Name) is { } error)
+            {
+                return Problems.Create(400, "caller_app_invalid", error.Replace("caller_app", "name", StringComparison.Ordinal));
+            }
+
+            var name = body!.Name!.Trim();
+            return await repo.RegisterCallerAppAsync(tenant, name, ct)
+                ? TypedResults.Created($"/api/admin/caller-apps/{Uri.EscapeDataString(name)}", new CallerAppBody(name, DateTimeOffset.UtcNow))
+                : Problems.Create(409, "caller_app_exists", $"The caller app '{name}' is already registered.");
+        });
+
+        apps.MapDelete("/{name}", static async Task<Results<NoContent, ProblemHttpResult>> (
+            string name, HttpContext http, UserRepository repo, CancellationToken ct) =>
+            await repo.DeleteCallerAppAsync(Caller.From(http.User).TenantId, name, ct)
+                ? TypedResults.NoContent()
+                : Problems.Create(404, "caller_app_not_found", $"No caller app '{name}' in your tenant."));
+
+        var tenants = app.MapGroup("/api/admin/tenants").RequireAuthorization("admin");
+        tenants.MapGet("", static async Task<Results<Ok<ImmutableArray<TenantBody>>, ProblemHttpResult>> (
+            HttpContext http, UserRepository repo, CancellationToken ct) =>
+            IsPlatformAdmin(http)
+                ? TypedResults.Ok((await repo.ListTenantsAsync(ct)).Select(t => new TenantBody(t.Id, t.Name, t.CreatedAt)).ToImmutableArray())
+                : PlatformOnly());
+
+        tenants.MapPost("", static async Task<Results<Created<CreatedTenantBody>, ProblemHttpResult>> (
+            CreateTenantBody? body, HttpContext http, UserRepository repo, CancellationToken ct) =>
+        {
+            if (!IsPlatformAdmin(http))
+            {
+                return PlatformOnly();
+            }
+
+            var id = body?.Id?.Trim().ToLowerInvariant();
+            if (id is null || !TenantIdPattern().IsMatch(id))
+            {
+                return Problems.Create(400, "tenant_id_invalid", "id must be 2-63 characters: lowercase letters, digits and '-', starting with a letter or digit.");
+            }
+
+            var email = body!.AdminEmail?.Trim();
+            if (string.IsNullOrEmpty(email) || !email.Contains('@', StringComparison.Ordinal))
+            {
+                return Problems.Create(400, "email_invalid", "Send \"admin_email\": the new tenant's first admin.");
+            }
+
+            if (PasswordProblem(body.AdminPassword) is { } problem)
+            {
+                return Problems.Create(400, "weak_password", problem);
+            }
+
+            var name = string.IsNullOrWhiteSpace(body.Name) ? id : body.Name.Trim();
+            if (!await repo.EnsureTenantAsync(id, name, ct))
+            {
+                return Problems.Create(409, "tenant_exists", $"A tenant '{id}' already exists.");
+            }
+
+            var admin = await repo.CreateUserAsync(id, email, body.AdminPassword!, "admin", seededDefault: false, ct);
+            return admin is null
+                ? Problems.Create(409, "email_taken", $"The tenant '{id}' was created, but {email} is already a user: add its admin with another email via POST /api/admin/users while logged in as that tenant, or ask the platform admin.")
+                : TypedResults.Created($"/api/admin/tenants/{id}", new CreatedTenantBody(id, name, ToBody(admin)));
+        });
+    }
+
+    public static string? PasswordProblem(string? password) =>
+        string.IsNullOrEmpty(password) ? "Send a password."
+        : password.Length < MinPasswordLength ? $"The password must be at least {MinPasswordLength} characters."
+        : NexusSettings.IsPlaceholder(password) ? "That password is a well-known placeholder; choose a real one."
+        : null;
+
+    private static bool IsPlatformAdmin(HttpContext http) => Caller.From(http.User) is { Role: "admin", TenantId: UserRepository.DefaultTenant };
+
+    private static ProblemHttpResult PlatformOnly() =>
+        Problems.Create(403, "forbidden", "Managing tenants needs an admin of the default tenant (the platform's operator).");
+
+    private static ProblemHttpResult UserNotFound(Guid id) => Problems.Create(404, "user_not_found", $"No user {id} in your tenant.");
+
+    private static UserBody ToBody(UserRow u) => new(u.Id, u.Email, u.Role, u.SeededDefault, u.CreatedAt);
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9-]{1,62}$")]
+    private static partial Regex TenantIdPattern();
+}

@@ -1,0 +1,18 @@
+using AuroraNexus.Bench;
+
+// Benchmarks that print figures (they assert nothing):
+//   dotnet run -c Release --project tests/AuroraNexus.Bench -- gateway [--calls 2000]
+// gateway: a chat call through the tenant grain versus the same call made directly to a loopback provider that
+// answers instantly, plus the cost of loading and decrypting a tenant's credential versus a cached call.
+var command = args.FirstOrDefault(a => !a.StartsWith('-')) ?? "gateway";
+return command switch
+{
+    "gateway" => await GatewayBench.RunAsync(args),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: AuroraNexus.Bench gateway [--calls N]");
+    return 64;
+}

@@ -1,0 +1,330 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using AuroraNexus.Grains.Hosting;
+using AuroraNexus.Grains.Tenancy;
+using AuroraNexus.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace AuroraNexus.Tests.Api;
+
+/// <summary>Bring-your-own-key: credentials per tenant, Fernet at rest, the tenant grain as the only way out.</summary>
+[Collection("tenancy")]
+public sealed class ByokTests(TenancyFixture fx)
+{
+    private const string TenantKey = "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";
+    private const string Question = "Qu'est-ce que l'aide médicale de l'État (AME) ?";
+
+    private static (string, byte[])[] Files => TestApp.CorpusFiles()[..4];
+
+    [Fact]
+    public async Task The_tenants_database_credential_wins_over_OPENROUTER_API_KEY_which_serves_only_the_bootstrap_tenant()
+    {
+        var tenant = await fx.CreateTenantAsync("byok", Files);
+        var before = fx.Stub.ChatCalls;
+        var extractive = await IngestionApiTests.Ask(tenant.Admin, Question, TenancyFixture.CallerApp);
+        Assert.Equal("extractive", extractive["mode"]!.GetValue<string>());
+        Assert.Equal(before, fx.Stub.ChatCalls);
+
+        // Pasted with a leading space and a line break: stored trimmed, never shown.
+        var saved = await fx.AddOpenRouterCredentialAsync(tenant.Admin, " " + TenantKey + "\n");
+        var json = saved.ToJsonString();
+        Assert.DoesNotContain(TenantKey[..20], json);
+        Assert.Equal("****" + TenantKey[^4..], saved["credential"]!["masked_key"]!.GetValue<string>());
+        Assert.Equal("readable", saved["credential"]!["status"]!.GetValue<string>());
+
+        var answer = await IngestionApiTests.Ask(tenant.Admin, Question, TenancyFixture.CallerApp);
+        Assert.Equal("llm", answer["mode"]!.GetValue<string>());
+        var call = fx.Stub.ChatRequests[^1];
+        Assert.Equal("Bearer " + TenantKey, call.Authorization);
+        Assert.Equal("https://rag.example.test", call.Referer);
+        Assert.False(string.IsNullOrEmpty(call.Title));
+
+        var listing = (await tenant.Admin.GetFromJsonAsync<JsonNode>("/api/admin/providers/credentials"))!;
+        Assert.DoesNotContain(TenantKey[..20], listing.ToJsonString());
+        Assert.Equal("tenant_credential", listing["route"]!["source"]!.GetValue<string>());
+        var stored = await ScalarAsync<string>("SELECT token FROM llm_credentials WHERE tenant_id = @t", tenant.Id);
+        Assert.DoesNotContain(TenantKey, stored);
+        Assert.StartsWith("gAAAAA", stored);
+
+        // The bootstrap tenant answers with OPENROUTER_API_KEY until it stores a key of its own, which then wins.
+        await TestApp.IngestAsync(fx.PlatformAdmin, TenancyFixture.CallerApp, Files);
+        await IngestionApiTests.Ask(fx.PlatformAdmin, Question, TenancyFixture.CallerApp);
+        Assert.Equal("Bearer " + TenancyFixture.BootstrapKey, fx.Stub.ChatRequests[^1].Authorization);
+        const string own = "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";
+        var ownCredential = await fx.AddOpenRouterCredentialAsync(fx.PlatformAdmin, own, "platform");
+        await IngestionApiTests.Ask(fx.PlatformAdmin, Question, TenancyFixture.CallerApp);
+        Assert.Equal("Bearer " + own, fx.Stub.ChatRequests[^1].Authorization);
+        var removed = await fx.PlatformAdmin.DeleteAsync($"/api/admin/providers/credentials/{ownCredential["credential"]!["id"]!.GetValue<string>()}");
+        Assert.Equal(HttpStatusCode.NoContent, removed.StatusCode);
+        await IngestionApiTests.Ask(fx.PlatformAdmin, Question, TenancyFixture.CallerApp);
+        Assert.Equal("Bearer " + TenancyFixture.BootstrapKey, fx.Stub.ChatRequests[^1].Authorization);
+    }
+
+    [Fact]
+    public async Task A_provider_other_than_OpenRouter_never_gets_the_attribution_headers()
+    {
+        var tenant = await fx.CreateTenantAsync("compat", Files);
+        var provider = await PostAsync(tenant.Admin, "/api/admin/providers",
+            new { name = "in-house", kind = "openai_compatible", base_url = fx.Stub.BaseUrl + "/" });
+        Assert.Equal(fx.Stub.BaseUrl, provider["base_url"]!.GetValue<string>());
+        var providerId = provider["id"]!.GetValue<string>();
+        await PostAsync(tenant.Admin, "/api/admin/providers/credentials", new { provider_id = providerId, label = "lab", api_key = "lab-key-0123456789abcdef" });
+        var model = await PostAsync(tenant.Admin, "/api/admin/models", new { provider_id = providerId, model = "mistral-small-lab", is_default = true });
+        Assert.True(model["is_default"]!.GetValue<bool>());
+
+        var answer = await IngestionApiTests.Ask(tenant.Admin, Question, TenancyFixture.CallerApp);
+        Assert.Equal("llm", answer["mode"]!.GetValue<string>());
+        var call = fx.Stub.ChatRequests[^1];
+        Assert.Equal("Bearer lab-key-0123456789abcdef", call.Authorization);
+        Assert.Null(call.Referer);
+        Assert.Null(call.Title);
+        Assert.Equal("mistral-small-lab", JsonNode.Parse(call.Body)!["model"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("   \n")]
+    [InlineData("sk-or-v1-abc def0123456789")]
+    [InlineData("change-me")]
+    [InlineData("sk-or-v1-...")]
+    public async Task Keys_that_cannot_be_keys_are_refused_with_credential_invalid(string apiKey)
+    {
+        var tenant = await fx.CreateTenantAsync("badkey");
+        var provider = await TenancyFixture.OpenRouterProviderAsync(tenant.Admin);
+        var response = await tenant.Admin.PostAsJsonAsync("/api/admin/providers/credentials", new { provider_id = provider, api_key = apiKey });
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "credential_invalid");
+        Assert.Equal(0L, await ScalarAsync<long>("SELECT count(*) FROM llm_credentials WHERE tenant_id = @t", tenant.Id));
+    }
+
+    [Theory]
+    [InlineData("ftp://models.example.test/v1")]
+    [InlineData("not a url")]
+    [InlineData("file:///etc/passwd")]
+    [InlineData("https://user:secret@models.example.test/v1")]
+    public async Task A_provider_base_url_must_be_http_or_https(string baseUrl)
+    {
+        var tenant = await fx.CreateTenantAsync("badurl");
+        var response = await tenant.Admin.PostAsJsonAsync("/api/admin/providers", new { name = "x", base_url = baseUrl });
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid_base_url");
+    }
+
+    [Fact]
+    public async Task Test_connection_reports_the_providers_verdict_and_records_it()
+    {
+        var tenant = await fx.CreateTenantAsync("test");
+        var saved = await fx.AddOpenRouterCredentialAsync(tenant.Admin, TenantKey);
+        var id = saved["credential"]!["id"]!.GetValue<string>();
+
+        var ok = await PostAsync(tenant.Admin, $"/api/admin/providers/credentials/{id}/test", new { });
+        Assert.Equal("ok", ok["status"]!.GetValue<string>());
+        var keyCall = fx.Stub.Requests[^1];
+        Assert.EndsWith("/key", keyCall.Path);
+        Assert.Equal("Bearer " + TenantKey, keyCall.Authorization);
+
+        fx.Stub.EnqueueKeyError(401, OpenRouterStub.InvalidKeyMessage);
+        var rejected = await PostAsync(tenant.Admin, $"/api/admin/providers/credentials/{id}/test", new { });
+        Assert.Equal("provider_auth_failed", rejected["status"]!.GetValue<string>());
+        Assert.DoesNotContain(TenantKey, rejected.ToJsonString());
+
+        var view = (await tenant.Admin.GetFromJsonAsync<JsonNode>($"/api/admin/providers/credentials/{id}"))!;
+        Assert.Equal("provider_auth_failed", view["last_test_status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_key_the_provider_rejects_is_provider_auth_failed_naming_tenant_and_credential_and_a_foreign_key_is_warned()
+    {
+        var tenant = await fx.CreateTenantAsync("reject", Files);
+        var saved = await fx.AddOpenRouterCredentialAsync(tenant.Admin, "sk-proj-0123456789abcdefghijklmnop", "copied-from-openai");
+        Assert.Contains(saved["warnings"]!.AsArray(), w => w!.GetValue<string>().StartsWith("key_prefix_unexpected", StringComparison.Ordinal));
+
+        fx.Stub.EnqueueInvalidKey();
+        var calls = fx.Stub.ChatCalls;
+        var response = await tenant.Admin.PostAsJsonAsync("/api/query", new { question = Question, caller_app = TenancyFixture.CallerApp });
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadGateway, "provider_auth_failed");
+        var detail = problem["detail"]!.GetValue<string>();
+        Assert.Contains(tenant.Id, detail);
+        Assert.Contains("copied-from-openai", detail);
+        Assert.Contains("Credentials", detail);
+        Assert.DoesNotContain("sk-proj-0123456789", detail);
+        Assert.Equal(calls + 1, fx.Stub.ChatCalls); // 401 is not retried
+    }
+
+    [Fact]
+    public async Task A_credential_no_configured_key_can_read_is_unreadable_fails_fast_and_other_tenants_are_unaffected()
+    {
+        var broken = await fx.CreateTenantAsync("unreadable", Files);
+        var healthy = await fx.CreateTenantAsync("healthy", Files);
+        var saved = await fx.AddOpenRouterCredentialAsync(broken.Admin, TenantKey);
+        await fx.AddOpenRouterCredentialAsync(healthy.Admin, TenantKey.Replace("7e57", "beef", StringComparison.Ordinal));
+        var id = saved["credential"]!["id"]!.GetValue<string>();
+
+        // What a changed LLM_CREDENTIALS_ENC_KEY looks like: the token was made by a key that is no longer configured.
+        var lostKey = FernetKey.Generate();
+        await ExecuteAsync("UPDATE llm_credentials SET token = @tok, key_fingerprint = @fp WHERE tenant_id = @t",
+            broken.Id, ("tok", Fernet.Encrypt(lostKey, TenantKey)), ("fp", lostKey.Fingerprint));
+        var grains = fx.App.Services.GetRequiredService<IGrainFactory>();
+        await grains.GetGrain<ITenantGrain>(broken.Id).InvalidateAsync();
+
+        var configured = fx.App.Services.GetRequiredService<NexusSettings>().CredentialKeys.PrimaryFingerprint;
+        var view = (await broken.Admin.GetFromJsonAsync<JsonNode>($"/api/admin/providers/credentials/{id}"))!;
+        Assert.Equal("unreadable", view["status"]!.GetValue<string>());
+        Assert.Equal(lostKey.Fingerprint, view["key_fingerprint"]!.GetValue<string>());
+        Assert.Contains(configured, view["configured_fingerprints"]!.AsArray().Select(f => f!.GetValue<string>()));
+        Assert.Contains(lostKey.Fingerprint, view["problem"]!.GetValue<string>());
+
+        var calls = fx.Stub.Requests.Count;
+        var response = await broken.Admin.PostAsJsonAsync("/api/query", new { question = Question, caller_app = TenancyFixture.CallerApp });
+        var problem = await AssertProblemAsync(response, HttpStatusCode.Conflict, "credential_unreadable");
+        Assert.Contains(lostKey.Fingerprint, problem["detail"]!.GetValue<string>());
+        Assert.Contains(configured, problem["detail"]!.GetValue<string>());
+        var test = await PostAsync(broken.Admin, $"/api/admin/providers/credentials/{id}/test", new { });
+        Assert.Equal("credential_unreadable", test["status"]!.GetValue<string>());
+        Assert.Equal(calls, fx.Stub.Requests.Count); // no outbound call at all
+
+        var other = await IngestionApiTests.Ask(healthy.Admin, Question, TenancyFixture.CallerApp);
+        Assert.Equal("llm", other["mode"]!.GetValue<string>());
+
+        var health = (await fx.PlatformAdmin.GetFromJsonAsync<JsonNode>("/api/health"))!;
+        var keyHealth = health["components"]!["credentials_key"]!;
+        Assert.Equal("degraded", keyHealth["status"]!.GetValue<string>());
+        Assert.Contains(lostKey.Fingerprint, keyHealth["detail"]!.GetValue<string>());
+
+        // Debug logging was on throughout: neither the key nor any Fernet key text is in the log.
+        Assert.DoesNotContain(TenantKey, fx.Logs.All);
+        Assert.DoesNotContain(TenantKey[9..30], fx.Logs.All);
+        Assert.DoesNotContain(lostKey.Encode(), fx.Logs.All);
+        Assert.DoesNotContain(TenancyFixture.BootstrapKey[9..30], fx.Logs.All);
+        Assert.Contains(fx.Logs.Lines, l => l.Contains("unreadable", StringComparison.Ordinal) && l.Contains(lostKey.Fingerprint, StringComparison.Ordinal));
+        await ExecuteAsync("DELETE FROM llm_credentials WHERE tenant_id = @t", broken.Id);
+    }
+
+    [Fact]
+    public async Task The_internal_gateway_needs_the_secret_and_a_tenant_and_answers_through_the_tenant_grain()
+    {
+        var tenant = await fx.CreateTenantAsync("gateway");
+        var secret = fx.App.Services.GetRequiredService<NexusSettings>().GatewaySecret;
+        using var http = new HttpClient { BaseAddress = fx.App.GatewayAddress };
+        var body = new { model = OpenRouterStub.DefaultModel, messages = new[] { new { role = "user", content = "Bonjour" } } };
+
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health/live")).StatusCode);
+        await AssertGatewayErrorAsync(await SendAsync(http, body, null, tenant.Id), 401, "gateway_unauthorized");
+        await AssertGatewayErrorAsync(await SendAsync(http, body, secret + "x", tenant.Id), 401, "gateway_unauthorized");
+        await AssertGatewayErrorAsync(await SendAsync(http, body, secret, null), 400, "tenant_required");
+        await AssertGatewayErrorAsync(await SendAsync(http, body, secret, "no-such-tenant"), 404, "tenant_not_found");
+        await AssertGatewayErrorAsync(await SendAsync(http, body, secret, tenant.Id), 409, "llm_not_configured");
+
+        await fx.AddOpenRouterCredentialAsync(tenant.Admin, TenantKey);
+        var reply = await SendAsync(http, body, secret, tenant.Id);
+        Assert.Equal(HttpStatusCode.OK, reply.StatusCode);
+        var completion = (await reply.Content.ReadFromJsonAsync<JsonNode>())!;
+        Assert.Equal(OpenRouterStub.CompliantAnswer, completion["choices"]![0]!["message"]!["content"]!.GetValue<string>());
+        Assert.Equal("Bearer " + TenantKey, fx.Stub.ChatRequests[^1].Authorization);
+
+        fx.Stub.EnqueueStream("Bon", "jour", " !");
+        var streamed = await SendAsync(http, new { messages = body.messages, stream = true }, secret, tenant.Id);
+        Assert.Equal("text/event-stream", streamed.Content.Headers.ContentType?.MediaType);
+        var events = (await streamed.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("data: [DONE]", events[^1].Trim());
+        var text = string.Concat(events[..^1].Select(e => JsonNode.Parse(e["data: ".Length..])!["choices"]![0]!["delta"]!["content"]?.GetValue<string>()));
+        Assert.Equal("Bonjour !", text);
+
+        fx.Stub.EnqueueStreamCutOff("Bon");
+        var cut = await SendAsync(http, new { messages = body.messages, stream = true }, secret, tenant.Id);
+        var cutEvents = await cut.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("[DONE]", cutEvents);
+        Assert.Contains("stream_incomplete", cutEvents);
+    }
+
+    [Fact]
+    public async Task The_seeded_admin_password_keeps_health_degraded_until_it_is_changed()
+    {
+        var health = (await fx.PlatformAdmin.GetFromJsonAsync<JsonNode>("/api/health"))!;
+        Assert.Equal("degraded", health["components"]!["admin_password"]!["status"]!.GetValue<string>());
+        Assert.Contains(TestApp.AdminEmail, health["components"]!["admin_password"]!["detail"]!.GetValue<string>());
+        Assert.True(health["ready"]!.GetValue<bool>());
+
+        await AssertProblemAsync(await fx.PlatformAdmin.PostAsJsonAsync("/api/auth/password",
+            new { current_password = "wrong-password-here", new_password = "a-much-better-password" }), HttpStatusCode.Forbidden, "current_password_wrong");
+        await AssertProblemAsync(await fx.PlatformAdmin.PostAsJsonAsync("/api/auth/password",
+            new { current_password = TestApp.AdminPassword, new_password = "change-me-now" }), HttpStatusCode.BadRequest, "weak_password");
+        var changed = await fx.PlatformAdmin.PostAsJsonAsync("/api/auth/password",
+            new { current_password = TestApp.AdminPassword, new_password = "a-much-better-password" });
+        Assert.Equal(HttpStatusCode.NoContent, changed.StatusCode);
+
+        health = (await fx.PlatformAdmin.GetFromJsonAsync<JsonNode>("/api/health"))!;
+        Assert.Equal("ok", health["components"]!["admin_password"]!["status"]!.GetValue<string>());
+        using var old = fx.App.Anonymous();
+        Assert.Equal(HttpStatusCode.Unauthorized,
+            (await old.PostAsJsonAsync("/api/auth/login", new { email = TestApp.AdminEmail, password = TestApp.AdminPassword })).StatusCode);
+        using var fresh = await fx.App.LoginAsync(TestApp.AdminEmail, "a-much-better-password");
+
+        // Put it back for the other tests of the collection, which log in with the seeded password.
+        await fresh.PostAsJsonAsync("/api/auth/password", new { current_password = "a-much-better-password", new_password = TestApp.AdminPassword });
+    }
+
+    private async Task<T> ScalarAsync<T>(string sql, string tenant)
+    {
+        await using var connection = new NpgsqlConnection(fx.App.ConnectionString);
+        await connection.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, connection);
+        cmd.Parameters.AddWithValue("t", tenant);
+        return (T)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    private async Task ExecuteAsync(string sql, string tenant, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(fx.App.ConnectionString);
+        await connection.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, connection);
+        cmd.Parameters.AddWithValue("t", tenant);
+        foreach (var (name, value) in parameters)
+        {
+            cmd.Parameters.AddWithValue(name, value);
+        }
+
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    internal static async Task<JsonNode> PostAsync(HttpClient client, string path, object body)
+    {
+        var response = await client.PostAsJsonAsync(path, body);
+        var json = await response.Content.ReadFromJsonAsync<JsonNode>();
+        Assert.True(response.IsSuccessStatusCode, $"{path} answered {(int)response.StatusCode}: {json}");
+        return json!;
+    }
+
+    internal static async Task<JsonNode> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string code)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == status, $"expected {(int)status} {code}, got {(int)response.StatusCode}: {body}");
+        var problem = JsonNode.Parse(body)!;
+        Assert.Equal(code, problem["code"]!.GetValue<string>());
+        return problem;
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(HttpClient http, object body, string? secret, string? tenant)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/internal/v1/chat/completions") { Content = JsonContent.Create(body) };
+        if (secret is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", secret);
+        }
+
+        if (tenant is not null)
+        {
+            request.Headers.Add("X-Tenant-Id", tenant);
+        }
+
+        return await http.SendAsync(request);
+    }
+
+    private static async Task AssertGatewayErrorAsync(HttpResponseMessage response, int status, string type)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == status, $"expected {status} {type}, got {(int)response.StatusCode}: {body}");
+        Assert.Equal(type, JsonNode.Parse(body)!["error"]!["type"]!.GetValue<string>());
+    }
+}
