@@ -9,6 +9,7 @@ using AuroraNexus.Grains.Storage;
 using AuroraNexus.Grains.Tenancy;
 using AuroraNexus.WebFront;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using AuroraNexus.Grains.Llm;
 using AuroraNexus.Grains.Tenancy;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
@@ -41,6 +42,9 @@ public sealed class NexusSettings
     public string? AdminDefaultPassword { get; init; }
     public string? OpenRouterApiKey { get; init; }
     public required string LlmBaseUrl { get; init; }
+
+    /// <summary>LLM_PROVIDER_KIND (<c>openrouter</c> | <c>openai_compatible</c>); null = derived from the host of LLM_BASE_URL.</summary>
+    public LlmProviderKind? LlmProviderKind { get; init; }
     public required string LlmModel { get; init; }
     public string? PublicDomain { get; init; }
     public long MaxUploadBytes { get; init; }
@@ -83,6 +87,7 @@ public sealed class NexusSettings
             AdminDefaultPassword = Value(config, "ADMIN_DEFAULT_PASSWORD"),
             OpenRouterApiKey = Value(config, "OPENROUTER_API_KEY"),
             LlmBaseUrl = Value(config, "LLM_BASE_URL") ?? "https://openrouter.ai/api/v1",
+            LlmProviderKind = ProviderKind(config, "LLM_PROVIDER_KIND"),
             LlmModel = Value(config, "LLM_MODEL") ?? "openai/gpt-4o-mini",
             PublicDomain = Value(config, "PUBLIC_DOMAIN"),
             MaxUploadBytes = Long(config, "NEXUS_MAX_UPLOAD_BYTES", 50L * 1024 * 1024),
@@ -91,6 +96,21 @@ public sealed class NexusSettings
 
     private static string? Value(IConfiguration config, string name) =>
         config[name] is { } v && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
+
+    private static LlmProviderKind? ProviderKind(IConfiguration config, string name)
+    {
+        var v = Value(config, name);
+        if (v is null)
+        {
+            return null;
+        }
+
+        return LlmProviderKinds.TryParse(v, out var kind)
+            ? kind
+            : throw new NexusConfigurationException(name,
+                $"'{v}' is not a provider kind: use {LlmProviderKinds.OpenRouterCode} or {LlmProviderKinds.OpenAiCompatibleCode}, " +
+                "or unset it to derive the kind from the host of LLM_BASE_URL (openrouter.ai = openrouter)");
+    }
 
     private static int Port(IConfiguration config, string name, int fallback)
     {

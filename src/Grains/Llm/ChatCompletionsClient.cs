@@ -9,7 +9,10 @@ namespace AuroraNexus.Grains.Llm;
 
 /// <summary>
 /// Client of the OpenAI-compatible chat-completions protocol as OpenRouter speaks it. The key is checked before
-/// anything is sent, every failure becomes an <see cref="LlmException"/>, and no message ever carries the key.
+/// anything is sent, every failure becomes an <see cref="LlmException"/> with one of the stable codes of
+/// <see cref="LlmErrorCode"/>, and no message ever carries the key. Retries (bounded by <see cref="ChatOptions.MaxRetries"/>)
+/// cover rate limits, 5xx/408, timeouts and unreachable endpoints, and a 402 that came with a short Retry-After; a stream
+/// is only retried before its first byte of content.
 /// </summary>
 public sealed class ChatCompletionsClient(HttpClient http)
 {
@@ -92,7 +95,7 @@ public sealed class ChatCompletionsClient(HttpClient http)
                 }
                 catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
                 {
-                    throw ProviderErrors.Timeout(ep, options.Timeout, midStream: true, ex);
+                    throw ProviderErrors.Timeout(ep, options.Timeout, midStream: true, 0, ex);
                 }
                 catch (Exception ex) when (ex is IOException or HttpRequestException)
                 {
@@ -121,7 +124,7 @@ public sealed class ChatCompletionsClient(HttpClient http)
             }
             catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
             {
-                throw ProviderErrors.Timeout(ep, options.Timeout, midStream: true, ex);
+                throw ProviderErrors.Timeout(ep, options.Timeout, midStream: true, 0, ex);
             }
             catch (Exception ex) when (ex is IOException or HttpRequestException)
             {
@@ -144,7 +147,7 @@ public sealed class ChatCompletionsClient(HttpClient http)
                 }
                 catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
                 {
-                    throw ProviderErrors.Timeout(ep, options.Timeout, midStream: true, ex);
+                    throw ProviderErrors.Timeout(ep, options.Timeout, midStream: true, received, ex);
                 }
                 catch (Exception ex) when (ex is IOException or HttpRequestException)
                 {
@@ -182,9 +185,10 @@ public sealed class ChatCompletionsClient(HttpClient http)
                 }
 
                 var chunk = ParseChunk(ep, payload.ToString());
+                // OpenRouter's mid-stream failure: a data event with a top-level "error" (and finish_reason "error").
                 if (chunk.Error is not null)
                 {
-                    throw ProviderErrors.FromErrorInBody(ep, chunk.Error, received);
+                    throw ProviderErrors.FromErrorInBody(ep, chunk.Error, received, streaming: true);
                 }
 
                 model ??= chunk.Model;
@@ -202,7 +206,7 @@ public sealed class ChatCompletionsClient(HttpClient http)
                 var choice = choices[0];
                 if (choice.Error is not null)
                 {
-                    throw ProviderErrors.FromErrorInBody(ep, choice.Error, received);
+                    throw ProviderErrors.FromErrorInBody(ep, choice.Error, received, streaming: true);
                 }
 
                 if (choice.Delta?.Content is { Length: > 0 } content)
@@ -215,7 +219,7 @@ public sealed class ChatCompletionsClient(HttpClient http)
                 {
                     if (reason == "error")
                     {
-                        throw ProviderErrors.FinishedWithError(ep, received);
+                        throw ProviderErrors.FinishedWithError(ep, received, streaming: true);
                     }
 
                     finishReason = reason;
@@ -232,30 +236,27 @@ public sealed class ChatCompletionsClient(HttpClient http)
     }
 
     /// <summary>
-    /// A cheap "test connection": <c>GET {base}/key</c> (OpenRouter), falling back to <c>GET {base}/models</c>
-    /// for other OpenAI-compatible endpoints that have no <c>/key</c>.
+    /// A cheap "test connection": <c>GET {base}/key</c> on OpenRouter (whose <c>/models</c> answers without a key, so it
+    /// would prove nothing), <c>GET {base}/models</c> on any other OpenAI-compatible provider (which has no <c>/key</c>).
     /// </summary>
     public async Task<KeyCheckResult> CheckKeyAsync(LlmEndpoint ep, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(ep);
         CheckEndpoint(ep);
-        try
+        if (!ep.IsOpenRouter)
         {
-            var key = await GetJsonAsync(ep, "key", LlmJsonContext.Default.WireKey, ct);
-            if (key.Data is null)
-            {
-                throw ProviderErrors.Malformed(ep, "GET /key without a data object");
-            }
-
-            return new KeyCheckResult("/key", key.Data.Label, key.Data.Limit, key.Data.LimitRemaining, key.Data.Usage,
-                key.Data.IsFreeTier, null, ep.Warnings);
-        }
-        catch (LlmException ex) when (ex.HttpStatus is 404 or 405 && !ep.IsOpenRouter)
-        {
-            // OpenRouter's /models answers without a key, so it proves nothing there; elsewhere it is the usual probe.
             var models = await GetJsonAsync(ep, "models", LlmJsonContext.Default.WireModels, ct);
             return new KeyCheckResult("/models", null, null, null, null, null, models.Data?.Count ?? 0, ep.Warnings);
         }
+
+        var key = await GetJsonAsync(ep, "key", LlmJsonContext.Default.WireKey, ct);
+        if (key.Data is null)
+        {
+            throw ProviderErrors.Malformed(ep, "GET /key without a data object");
+        }
+
+        return new KeyCheckResult("/key", key.Data.Label, key.Data.Limit, key.Data.LimitRemaining, key.Data.Usage,
+            key.Data.IsFreeTier, null, ep.Warnings);
     }
 
     private async Task<T> GetJsonAsync<T>(
@@ -306,7 +307,7 @@ public sealed class ChatCompletionsClient(HttpClient http)
         CheckEndpoint(ep);
         if (string.IsNullOrWhiteSpace(ep.Model))
         {
-            throw ProviderErrors.MissingModel();
+            throw ProviderErrors.MissingModel(ep);
         }
 
         var request = new WireChatRequest(
@@ -337,12 +338,18 @@ public sealed class ChatCompletionsClient(HttpClient http)
         var request = new HttpRequestMessage(method, ep.BaseUrl.TrimEnd('/') + "/" + path);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ep.ApiKey);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(accept));
-        if (ep.Referer is { } referer)
+
+        // Attribution is an OpenRouter feature: other providers get neither header (they would only leak the deployment).
+        if (ep.IsOpenRouter)
         {
-            request.Headers.TryAddWithoutValidation("HTTP-Referer", referer);
+            if (ep.Referer is { } referer)
+            {
+                request.Headers.TryAddWithoutValidation("HTTP-Referer", referer);
+            }
+
+            request.Headers.TryAddWithoutValidation("X-Title", ep.Title);
         }
 
-        request.Headers.TryAddWithoutValidation("X-Title", ep.Title);
         if (json is not null)
         {
             request.Content = new ByteArrayContent(json);
@@ -370,9 +377,10 @@ public sealed class ChatCompletionsClient(HttpClient http)
             throw ProviderErrors.Malformed(ep, "completion is not the expected JSON", ex);
         }
 
+        // A 200 whose body is {"error": {...}}: the model started, then failed. Never an empty success.
         if (completion.Error is not null)
         {
-            throw ProviderErrors.FromErrorInBody(ep, completion.Error, 0);
+            throw ProviderErrors.FromErrorInBody(ep, completion.Error, 0, streaming: false, RetryAfterOf(response));
         }
 
         if (completion.Choices is not { Count: > 0 } choices)
@@ -383,12 +391,12 @@ public sealed class ChatCompletionsClient(HttpClient http)
         var choice = choices[0];
         if (choice.Error is not null)
         {
-            throw ProviderErrors.FromErrorInBody(ep, choice.Error, 0);
+            throw ProviderErrors.FromErrorInBody(ep, choice.Error, 0, streaming: false, RetryAfterOf(response));
         }
 
         if (choice.FinishReason == "error")
         {
-            throw ProviderErrors.FinishedWithError(ep, 0);
+            throw ProviderErrors.FinishedWithError(ep, 0, streaming: false);
         }
 
         var usage = completion.Usage is { } u ? new LlmUsage(u.PromptTokens, u.CompletionTokens, u.TotalTokens) : null;
@@ -435,7 +443,7 @@ public sealed class ChatCompletionsClient(HttpClient http)
         }
         catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
         {
-            throw ProviderErrors.Timeout(ep, options.Timeout, midStream: false, ex);
+            throw ProviderErrors.Timeout(ep, options.Timeout, midStream: false, 0, ex);
         }
         catch (HttpRequestException ex)
         {
@@ -472,8 +480,10 @@ public sealed class ChatCompletionsClient(HttpClient http)
 
     private static TimeSpan? RetryDelay(LlmException ex, int attempt, ChatOptions options)
     {
-        if (ex.Code is not (LlmErrorCode.ProviderRateLimited or LlmErrorCode.ProviderUnavailable or
-            LlmErrorCode.ProviderTimeout or LlmErrorCode.EndpointUnreachable))
+        // 402 is not a wait-and-retry case unless the provider says when to come back (OpenRouter's in-flight budget).
+        var retryable = ex.Code is LlmErrorCode.ProviderRateLimited or LlmErrorCode.ProviderUnavailable ||
+            (ex.Code == LlmErrorCode.ProviderPaymentRequired && ex.RetryAfter is not null);
+        if (!retryable)
         {
             return null;
         }

@@ -12,7 +12,10 @@ public sealed record ChatOptions
     /// <summary>Per attempt for a plain call; for a stream, until the headers and then between two received lines.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Retries after the first attempt for 408, 429, 502, 503 and unreachable endpoints. Never for 400–403.</summary>
+    /// <summary>
+    /// Retries after the first attempt for 429, 408, every 5xx, timeouts and unreachable endpoints, and for a 402 that
+    /// came with a Retry-After. Never for 400, 401, 403, 404 or a 402 without Retry-After.
+    /// </summary>
     public int MaxRetries { get; init; } = 2;
 
     /// <summary>The longest Retry-After the client waits for; a longer one is handed to the caller instead.</summary>

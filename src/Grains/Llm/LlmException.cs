@@ -1,19 +1,37 @@
 namespace AuroraNexus.Grains.Llm;
 
+/// <summary>
+/// Why an LLM call failed. The numbers are fixed because Orleans serializes the value: never renumber a member,
+/// only add new ones.
+/// </summary>
 public enum LlmErrorCode
 {
-    ProviderError,
-    ProviderBadRequest,
-    ProviderUnauthorized,
-    ProviderPaymentRequired,
-    ProviderForbidden,
-    ProviderTimeout,
-    ProviderRateLimited,
-    ProviderUnavailable,
-    StreamCutOff,
-    CredentialMissing,
-    CredentialInvalid,
-    EndpointUnreachable,
+    /// <summary>HTTP 401 or 403: the key is invalid, revoked, empty on arrival, or not allowed to do this.</summary>
+    ProviderAuthFailed = 1,
+
+    /// <summary>HTTP 429, after the retries that a short enough <c>Retry-After</c> allows.</summary>
+    ProviderRateLimited = 2,
+
+    /// <summary>5xx, 408, timeouts, unreachable endpoints and unreadable responses, after bounded retries.</summary>
+    ProviderUnavailable = 3,
+
+    /// <summary>400, 404, 422 and other 4xx: the request or the endpoint configuration is wrong; never retried.</summary>
+    ProviderBadRequest = 4,
+
+    /// <summary>HTTP 402: no credits; retried only when the provider sends a short enough <c>Retry-After</c>.</summary>
+    ProviderPaymentRequired = 5,
+
+    /// <summary>A stream that stopped without <c>finish_reason</c> and without <c>[DONE]</c>; the partial answer is unusable.</summary>
+    StreamIncomplete = 6,
+
+    /// <summary>No key at all (empty or whitespace): no call is made.</summary>
+    CredentialMissing = 7,
+
+    /// <summary>A key that cannot be real (placeholder, masked value, inner whitespace): no call is made.</summary>
+    CredentialInvalid = 8,
+
+    /// <summary>A stored key that cannot be decrypted with the configured <c>LLM_CREDENTIALS_ENC_KEY</c>: no call is made.</summary>
+    CredentialUnreadable = 9,
 }
 
 public static class LlmErrorCodeExtensions
@@ -21,25 +39,24 @@ public static class LlmErrorCodeExtensions
     /// <summary>The stable snake_case code shown in problem details, logs and <c>queries_log</c>.</summary>
     public static string ToCode(this LlmErrorCode code) => code switch
     {
-        LlmErrorCode.ProviderError => "provider_error",
-        LlmErrorCode.ProviderBadRequest => "provider_bad_request",
-        LlmErrorCode.ProviderUnauthorized => "provider_unauthorized",
-        LlmErrorCode.ProviderPaymentRequired => "provider_payment_required",
-        LlmErrorCode.ProviderForbidden => "provider_forbidden",
-        LlmErrorCode.ProviderTimeout => "provider_timeout",
+        LlmErrorCode.ProviderAuthFailed => "provider_auth_failed",
         LlmErrorCode.ProviderRateLimited => "provider_rate_limited",
         LlmErrorCode.ProviderUnavailable => "provider_unavailable",
-        LlmErrorCode.StreamCutOff => "stream_cut_off",
+        LlmErrorCode.ProviderBadRequest => "provider_bad_request",
+        LlmErrorCode.ProviderPaymentRequired => "provider_payment_required",
+        LlmErrorCode.StreamIncomplete => "stream_incomplete",
         LlmErrorCode.CredentialMissing => "credential_missing",
         LlmErrorCode.CredentialInvalid => "credential_invalid",
-        LlmErrorCode.EndpointUnreachable => "endpoint_unreachable",
+        LlmErrorCode.CredentialUnreadable => "credential_unreadable",
         _ => throw new ArgumentOutOfRangeException(nameof(code), code, null),
     };
 
-    /// <summary>True for failures that may pass when the same request is sent again later.</summary>
+    /// <summary>
+    /// True for failures that may pass when the same request is sent again later. A 402 is not, unless the provider
+    /// sent a <c>Retry-After</c> with it (see <see cref="LlmException.Retryable"/>).
+    /// </summary>
     public static bool IsTransient(this LlmErrorCode code) => code is
-        LlmErrorCode.ProviderTimeout or LlmErrorCode.ProviderRateLimited or LlmErrorCode.ProviderUnavailable or
-        LlmErrorCode.EndpointUnreachable or LlmErrorCode.StreamCutOff;
+        LlmErrorCode.ProviderRateLimited or LlmErrorCode.ProviderUnavailable or LlmErrorCode.StreamIncomplete;
 }
 
 /// <summary>
@@ -67,7 +84,8 @@ public sealed class LlmException(
     [Id(2)]
     public TimeSpan? RetryAfter { get; } = retryAfter;
 
-    public bool Retryable => Code.IsTransient();
+    /// <summary>True when sending the same request later may pass: a transient code, or a 402 that came with a Retry-After.</summary>
+    public bool Retryable => Code.IsTransient() || (Code == LlmErrorCode.ProviderPaymentRequired && RetryAfter is not null);
 
     /// <summary>The provider's own <c>error.message</c>, scrubbed of the key, when it sent one.</summary>
     [Id(3)]
@@ -82,4 +100,21 @@ public sealed class LlmException(
 
     [Id(6)]
     public IReadOnlyList<string> Warnings { get; internal set; } = [];
+
+    /// <summary>
+    /// A stored credential that the configured <c>LLM_CREDENTIALS_ENC_KEY</c> cannot decrypt: it was encrypted with a key
+    /// (identified by <paramref name="neededFingerprint"/>) that is no longer in the list. No call is made.
+    /// </summary>
+    public static LlmException CredentialUnreadable(
+        string tenantId, string credentialLabel, string neededFingerprint, IReadOnlyList<string> configuredFingerprints)
+    {
+        ArgumentNullException.ThrowIfNull(configuredFingerprints);
+        var configured = configuredFingerprints.Count == 0 ? "none" : string.Join(", ", configuredFingerprints);
+        return new LlmException(LlmErrorCode.CredentialUnreadable,
+            $"The credential '{credentialLabel}' of tenant '{tenantId}' cannot be decrypted, so no call was sent to the provider: " +
+            $"it was encrypted with the key of fingerprint {neededFingerprint}, and the configured LLM_CREDENTIALS_ENC_KEY holds " +
+            $"fingerprints [{configured}]. Fix: put the old key back in LLM_CREDENTIALS_ENC_KEY (comma-separated, new key first) " +
+            "and run the silo's `rotate-credentials-key` command to re-encrypt every credential with the new key, or re-enter " +
+            "the credential in Admin → Providers → Credentials (PUT /api/admin/providers/credentials/{id}).");
+    }
 }

@@ -17,10 +17,12 @@ internal sealed record WireChatRequest(
     [property: JsonPropertyName("max_tokens")] int? MaxTokens,
     [property: JsonPropertyName("stream_options")] WireStreamOptions? StreamOptions);
 
+/// <summary>OpenRouter's <c>{code, message, metadata}</c>; OpenAI-style servers send a <c>type</c> word instead of a code.</summary>
 internal sealed record WireError(
     [property: JsonPropertyName("code")] JsonElement Code,
     [property: JsonPropertyName("message")] string? Message,
-    [property: JsonPropertyName("metadata")] JsonElement Metadata);
+    [property: JsonPropertyName("metadata")] JsonElement Metadata,
+    [property: JsonPropertyName("type")] JsonElement Type = default);
 
 internal sealed record WireUsage(
     [property: JsonPropertyName("prompt_tokens")] int PromptTokens,

@@ -26,10 +26,11 @@ internal static class ProviderErrors
         var key = ep.ApiKey;
         if (string.IsNullOrWhiteSpace(key))
         {
+            var which = ep.CredentialLabel is { } label
+                ? $"The credential '{label}'{OfTenant(ep)} holds no API key"
+                : ep.TenantId is { } tenant ? $"No API key for tenant '{tenant}': OPENROUTER_API_KEY is empty" : "OPENROUTER_API_KEY is empty";
             return new LlmException(LlmErrorCode.CredentialMissing,
-                "No API key is configured for this tenant's LLM provider, so no call was sent. " +
-                $"Fix: enter the tenant's key in {CredentialsPage} and check it is enabled; if a key is stored there, " +
-                "LLM_CREDENTIALS_ENC_KEY may differ from the key that encrypted it, so it could not be read.")
+                $"{which}, so no call was sent to the provider. Fix: {CredentialFix(ep)}.")
             { Warnings = ep.Warnings };
         }
 
@@ -37,12 +38,12 @@ internal static class ProviderErrors
         return reason is null
             ? null
             : new LlmException(LlmErrorCode.CredentialInvalid,
-                $"The tenant's API key ({ep.MaskedKey}) {reason}, so no call was sent to the provider. " +
-                $"Fix: enter the real key in {CredentialsPage}; if a real key was stored, check that " +
-                "LLM_CREDENTIALS_ENC_KEY is the one that encrypted it.")
+                $"{Capitalized(KeyPhrase(ep))} {reason}, so no call was sent to the provider. " +
+                $"Fix: {CredentialFix(ep)}, pasting only the key itself (e.g. sk-or-v1-…).")
             { Warnings = ep.Warnings };
     }
 
+    // Keys are trimmed when they are saved; whatever whitespace is left inside a key was pasted with it.
     private static string? InvalidKeyReason(string key)
     {
         if (key.Any(char.IsWhiteSpace))
@@ -53,6 +54,11 @@ internal static class ProviderErrors
         if (key.Any(c => c > '~' && c != '…'))
         {
             return "contains non-ASCII characters";
+        }
+
+        if (key.Any(c => c is '"' or '\'' or '`'))
+        {
+            return "contains quote characters (copied with the quotes around it)";
         }
 
         if (key.Contains("...", StringComparison.Ordinal) || key.Contains('…') || key.Contains("***", StringComparison.Ordinal))
@@ -89,65 +95,34 @@ internal static class ProviderErrors
     }
 
     public static LlmException InvalidBaseUrl(LlmEndpoint ep) =>
-        new(LlmErrorCode.EndpointUnreachable,
-            $"The LLM provider base URL '{ep.BaseUrl}' is not an absolute http(s) URL, so no call was sent. " +
-            $"Fix: set it in Admin → Providers (or LLM_BASE_URL), e.g. {LlmEndpoint.OpenRouterBaseUrl}.");
-
-    public static LlmException MissingModel() =>
         new(LlmErrorCode.ProviderBadRequest,
-            $"No model is configured for this tenant's LLM provider, so no call was sent. Fix: choose a model in {ModelsPage}.");
+            $"The LLM provider base URL '{ep.BaseUrl}' is not an absolute http(s) URL, so no call was sent. " +
+            $"Fix: set it in Admin → Providers (or LLM_BASE_URL), e.g. {LlmEndpoint.OpenRouterBaseUrl}.")
+        { Warnings = ep.Warnings };
 
+    public static LlmException MissingModel(LlmEndpoint ep) =>
+        new(LlmErrorCode.ProviderBadRequest,
+            $"No model is configured for this tenant's LLM provider, so no call was sent. Fix: choose a model in {ModelsPage}.")
+        { Warnings = ep.Warnings };
+
+    /// <summary>The code of an HTTP status: 401/403 auth, 402 payment, 429 rate limit, 408 and 5xx unavailable, other 4xx bad request.</summary>
+    public static LlmErrorCode CodeOfStatus(int status) => status switch
+    {
+        401 or 403 => LlmErrorCode.ProviderAuthFailed,
+        402 => LlmErrorCode.ProviderPaymentRequired,
+        429 => LlmErrorCode.ProviderRateLimited,
+        408 or >= 500 => LlmErrorCode.ProviderUnavailable,
+        _ => LlmErrorCode.ProviderBadRequest,
+    };
+
+    /// <summary>A request the provider answered with an error status (the status equals OpenRouter's <c>error.code</c>).</summary>
     public static LlmException FromStatus(LlmEndpoint ep, int status, string? body, TimeSpan? retryAfter, string path)
     {
         var error = ParseError(body);
         var providerMessage = Scrub(ep, error?.Message ?? PlainText(body));
-        var said = providerMessage is null ? "" : $": \"{providerMessage}\"";
-        var host = HostOf(ep);
-        var wait = retryAfter is { } ra ? $", retry after {ra.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s" : "";
-        var provider = MetadataString(error, "provider_name") is { } p ? $", provider {p}" : "";
-
-        var (code, message) = status switch
-        {
-            400 => (LlmErrorCode.ProviderBadRequest,
-                $"The LLM provider rejected the request as invalid (HTTP 400{said}). " +
-                $"Fix: check the model id '{ep.Model}' in {ModelsPage} and the request size (max_tokens, context length, number of passages)."),
-            401 => (LlmErrorCode.ProviderUnauthorized,
-                $"The LLM provider rejected the tenant's API key {ep.MaskedKey} (HTTP 401{said}). The key stored for this tenant is invalid, " +
-                "revoked or a placeholder, or no usable bearer token reached the provider (OpenRouter then answers " +
-                $"\"No cookie auth credentials found\"). Fix: enter a real key in {CredentialsPage} and check it is enabled; " +
-                "if it used to work, LLM_CREDENTIALS_ENC_KEY may have changed, so stored credentials no longer decrypt to the " +
-                "real key: restore the LLM_CREDENTIALS_ENC_KEY that encrypted them." + WarningsSuffix(ep)),
-            402 => (LlmErrorCode.ProviderPaymentRequired,
-                $"The provider account behind the tenant's key {ep.MaskedKey} has insufficient credits (HTTP 402{said}{wait}). " +
-                $"Fix: add credits or raise the key's credit limit at the provider, or store another key in {CredentialsPage}; " +
-                "a lower max_tokens also lowers what each call reserves."),
-            403 => (LlmErrorCode.ProviderForbidden,
-                $"The LLM provider refused this request (HTTP 403{said}{ForbiddenDetails(error)}{provider}): a moderation or guardrail " +
-                $"rule flagged the input, or the key may not use model '{ep.Model}'. Fix: rephrase the question or leave out the " +
-                $"flagged document, choose another model in {ModelsPage}, or review the key's guardrails and allowed models " +
-                "at the provider." + WarningsSuffix(ep)),
-            408 => (LlmErrorCode.ProviderTimeout,
-                $"The LLM provider timed out on model '{ep.Model}' (HTTP 408{said}). Fix: retry; if it persists, choose a faster " +
-                $"model in {ModelsPage} or send fewer passages."),
-            429 => (LlmErrorCode.ProviderRateLimited,
-                $"The LLM provider is rate limiting the tenant's key {ep.MaskedKey} (HTTP 429{said}{wait}). Limits are per key and " +
-                $"free keys get far lower ones. Fix: retry after the delay, spread the load, or use a paid key in {CredentialsPage}."),
-            502 => (LlmErrorCode.ProviderUnavailable,
-                $"Model '{ep.Model}' is down or sent an invalid response (HTTP 502{said}{provider}{wait}). " +
-                $"Fix: retry later or choose another model in {ModelsPage}."),
-            503 => (LlmErrorCode.ProviderUnavailable,
-                $"No provider can serve model '{ep.Model}' under the current routing requirements (HTTP 503{said}{wait}). " +
-                $"Fix: retry later, relax the provider preferences, or choose another model in {ModelsPage}."),
-            504 => (LlmErrorCode.ProviderTimeout,
-                $"A gateway in front of the LLM provider timed out (HTTP 504{said}). Fix: retry; if it persists, choose a faster model."),
-            404 => (LlmErrorCode.ProviderError,
-                $"{host} has no {path} (HTTP 404{said}). Fix: check the provider base URL in Admin → Providers (OpenRouter: " +
-                $"{LlmEndpoint.OpenRouterBaseUrl}) and the model id '{ep.Model}'."),
-            _ => (LlmErrorCode.ProviderError,
-                $"The LLM provider at {host} failed with HTTP {status}{said}. Fix: retry later; if it persists, check the " +
-                "provider's status and the base URL in Admin → Providers."),
-        };
-
+        var origin = $"HTTP {status}{Said(providerMessage)}{ProviderName(error)}";
+        var code = CodeOfStatus(status);
+        var message = Describe(ep, code, status, origin, error, providerMessage, retryAfter, path, partial: false);
         return new LlmException(code, message, status, retryAfter)
         {
             ProviderMessage = providerMessage,
@@ -156,59 +131,83 @@ internal static class ProviderErrors
         };
     }
 
-    /// <summary>An error the provider reported after the model started: HTTP 200 with an error body or an SSE error event.</summary>
-    public static LlmException FromErrorInBody(LlmEndpoint ep, WireError? error, int receivedChars)
+    /// <summary>
+    /// An error the provider reported after the model started: HTTP 200 with an <c>error</c> body, or an SSE data event
+    /// carrying <c>error</c> (with <c>finish_reason: "error"</c>). Mapped like the error's own code.
+    /// </summary>
+    public static LlmException FromErrorInBody(LlmEndpoint ep, WireError? error, int receivedChars, bool streaming, TimeSpan? retryAfter = null)
     {
         var providerMessage = Scrub(ep, error?.Message) ?? "no message";
-        var code = CodeText(error);
-        var provider = MetadataString(error, "provider_name") is { } p ? $" (provider {p})" : "";
+        var providerCode = CodeText(error);
+        var (code, status) = Classify(error);
+        var where = streaming ? "an error event in the stream" : "an error in the body of an HTTP 200 response";
         var after = receivedChars > 0 ? $" after {receivedChars} characters" : "";
-        return new LlmException(LlmErrorCode.ProviderError,
-            $"Model '{ep.Model}' failed while answering{after}{provider}: {(code is null ? "" : code + " ")}\"{providerMessage}\". " +
-            $"Fix: retry; if it persists, choose another model in {ModelsPage}. A partial answer must not be kept.",
-            200)
+        var origin = $"{where}{after}{(providerCode is null ? "" : ", code " + providerCode)}{Said(providerMessage)}{ProviderName(error)}";
+        var message = Describe(ep, code, status, origin, error, providerMessage, retryAfter, "/chat/completions",
+            partial: streaming || receivedChars > 0);
+        return new LlmException(code, message, 200, retryAfter)
         {
             ProviderMessage = providerMessage,
-            ProviderCode = code,
+            ProviderCode = providerCode,
             Warnings = ep.Warnings,
         };
     }
 
+    /// <summary><c>finish_reason: "error"</c> with no error object to say why.</summary>
+    public static LlmException FinishedWithError(LlmEndpoint ep, int receivedChars, bool streaming) =>
+        FromErrorInBody(ep, null, receivedChars, streaming);
+
     public static LlmException NotJson(LlmEndpoint ep, string? mediaType, string path) =>
-        new(LlmErrorCode.ProviderError,
+        new(LlmErrorCode.ProviderBadRequest,
             $"{HostOf(ep)} answered {path} with {mediaType ?? "an unknown content type"} instead of an OpenAI-compatible JSON response. " +
-            $"Fix: check the provider base URL in Admin → Providers: it must be the API root, e.g. {LlmEndpoint.OpenRouterBaseUrl}.",
+            $"Fix: check the provider base URL in Admin → Providers (or LLM_BASE_URL): it must be the API root, e.g. {LlmEndpoint.OpenRouterBaseUrl}.",
             200)
         { Warnings = ep.Warnings };
 
     public static LlmException Malformed(LlmEndpoint ep, string what, Exception? inner = null) =>
-        new(LlmErrorCode.ProviderError,
-            $"{HostOf(ep)} sent a response this client cannot read ({what}). Fix: check that the base URL points to an " +
-            "OpenAI-compatible chat-completions API; retry if the provider had a transient fault.",
+        new(LlmErrorCode.ProviderUnavailable,
+            $"{HostOf(ep)} sent a response this client cannot read ({what}). Fix: retry if the provider had a transient fault; " +
+            "if it persists, check that the base URL points to an OpenAI-compatible chat-completions API.",
             200, null, inner)
         { Warnings = ep.Warnings };
 
     public static LlmException NoChoices(LlmEndpoint ep) =>
-        new(LlmErrorCode.ProviderError,
+        new(LlmErrorCode.ProviderUnavailable,
             $"Model '{ep.Model}' returned no answer (no choices), which happens while a model warms up. " +
             $"Fix: retry in a moment or choose another model in {ModelsPage}.",
             200)
         { Warnings = ep.Warnings };
 
-    public static LlmException Timeout(LlmEndpoint ep, TimeSpan timeout, bool midStream, Exception inner) =>
-        new(LlmErrorCode.ProviderTimeout,
+    /// <summary>
+    /// No answer in time: before the response (or before any text of a stream) the provider is unavailable; once text
+    /// has arrived, a silent stream is an incomplete one.
+    /// </summary>
+    public static LlmException Timeout(LlmEndpoint ep, TimeSpan timeout, bool midStream, int receivedChars, Exception inner)
+    {
+        if (midStream && receivedChars > 0)
+        {
+            return new LlmException(LlmErrorCode.StreamIncomplete,
+                $"Timeout: the stream from model '{ep.Model}' went silent for more than {Seconds(timeout)} s after {receivedChars} " +
+                "characters and was abandoned. The partial answer is incomplete and must not be kept. Fix: retry the question; " +
+                $"if it persists, choose a faster model in {ModelsPage} or raise the LLM timeout.",
+                200, null, inner)
+            { Warnings = ep.Warnings };
+        }
+
+        return new LlmException(LlmErrorCode.ProviderUnavailable,
             (midStream
-                ? $"The stream from model '{ep.Model}' went silent for more than {Seconds(timeout)} s. "
-                : $"No answer from {HostOf(ep)} for model '{ep.Model}' within {Seconds(timeout)} s. ") +
+                ? $"Timeout: the stream from model '{ep.Model}' sent no text for more than {Seconds(timeout)} s. "
+                : $"Timeout: no answer from {HostOf(ep)} for model '{ep.Model}' within {Seconds(timeout)} s. ") +
             $"Fix: retry; if it persists, choose a faster model in {ModelsPage} or raise the LLM timeout.",
             null, null, inner)
         { Warnings = ep.Warnings };
+    }
 
     public static LlmException Unreachable(LlmEndpoint ep, HttpRequestException inner)
     {
         var kind = inner.HttpRequestError switch
         {
-            HttpRequestError.NameResolutionError => "the host name does not resolve",
+            HttpRequestError.NameResolutionError => "the host name does not resolve (DNS)",
             HttpRequestError.ConnectionError => "the connection was refused or could not be made",
             HttpRequestError.SecureConnectionError => "the TLS handshake failed",
             HttpRequestError.ProxyTunnelError => "the proxy refused the tunnel",
@@ -224,23 +223,139 @@ internal static class ProviderErrors
             { Warnings = ep.Warnings };
         }
 
-        return new LlmException(LlmErrorCode.EndpointUnreachable,
-            $"Cannot reach the LLM endpoint {HostOf(ep)}: {kind}. Fix: check the provider base URL in Admin → Providers " +
+        return new LlmException(LlmErrorCode.ProviderUnavailable,
+            $"Unreachable: cannot reach the LLM endpoint {HostOf(ep)}: {kind}. Fix: check the provider base URL in Admin → Providers " +
             "(or LLM_BASE_URL), DNS, proxy settings and outbound network access from the silo.",
             null, null, inner)
         { Warnings = ep.Warnings };
     }
 
     public static LlmException CutOff(LlmEndpoint ep, int receivedChars, Exception? inner = null) =>
-        new(LlmErrorCode.StreamCutOff,
+        new(LlmErrorCode.StreamIncomplete,
             $"The stream from model '{ep.Model}' ended before the answer was finished (no finish_reason and no [DONE]) after " +
-            $"{receivedChars} characters. The partial answer is incomplete and must not be kept. Fix: retry the question; " +
-            "if it keeps happening, check proxies that cut long-lived responses.",
+            $"{receivedChars} characters{(inner is null ? "" : ": the connection broke")}. The partial answer is incomplete and " +
+            "must not be kept. Fix: retry the question; if it keeps happening, check proxies that cut long-lived responses.",
             200, null, inner)
         { Warnings = ep.Warnings };
 
-    public static LlmException FinishedWithError(LlmEndpoint ep, int receivedChars) =>
-        FromErrorInBody(ep, null, receivedChars);
+    // One wording per code, whether the provider said it with a status or inside a 200 response.
+    private static string Describe(
+        LlmEndpoint ep, LlmErrorCode code, int? status, string origin, WireError? error, string? providerMessage,
+        TimeSpan? retryAfter, string path, bool partial)
+    {
+        var wait = retryAfter is { } ra ? $", retry after {ra.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s" : "";
+        var discard = partial ? " The partial answer is incomplete and must not be kept." : "";
+        var message = code switch
+        {
+            LlmErrorCode.ProviderAuthFailed when status == 403 =>
+                $"The provider refused the request made with {KeyPhrase(ep)} ({origin}{ForbiddenDetails(error)}): the key " +
+                $"is not allowed to do this (model '{ep.Model}' or a guardrail of the key), or a moderation rule flagged the input. " +
+                $"Fix: allow the model or relax the guardrails of this key at the provider, or store a key that may use the model: " +
+                $"{CredentialFix(ep)}; if the input was " +
+                $"flagged, rephrase the question or leave out the flagged document, or choose another model in {ModelsPage}." +
+                discard + WarningsSuffix(ep),
+            LlmErrorCode.ProviderAuthFailed when IsNoCookie(providerMessage) =>
+                $"The provider received no usable key: {KeyPhrase(ep)} arrived empty or malformed ({origin}). OpenRouter says this " +
+                "when the bearer token is empty or broken by whitespace, quotes or a line break pasted with the key (or a proxy " +
+                $"dropped the Authorization header), and falls back to cookie auth. Fix: {CredentialFix(ep)}, pasting only the " +
+                "key itself (sk-or-v1-…)." + discard + WarningsSuffix(ep),
+            LlmErrorCode.ProviderAuthFailed =>
+                $"The provider rejected {KeyPhrase(ep)} ({origin}): the key is invalid, revoked or disabled. " +
+                $"Fix: {CredentialFix(ep)}." + discard + WarningsSuffix(ep),
+            LlmErrorCode.ProviderPaymentRequired =>
+                $"The provider account behind {KeyPhrase(ep)} has insufficient credits ({origin}{wait}). Fix: add credits or raise " +
+                $"the key's credit limit at the provider, or use another key ({CredentialPlace(ep)}); a lower max_tokens also " +
+                "lowers what each call reserves." + discard,
+            LlmErrorCode.ProviderRateLimited =>
+                $"The provider is rate limiting {KeyPhrase(ep)} ({origin}{wait}). Limits are per key and free keys get far lower " +
+                $"ones. Fix: retry after the delay, spread the load, or use a paid key ({CredentialPlace(ep)})." + discard,
+            LlmErrorCode.ProviderBadRequest when status == 404 =>
+                $"{HostOf(ep)} has no {path} ({origin}). Fix: check the provider base URL in Admin → Providers (or LLM_BASE_URL; " +
+                $"OpenRouter: {LlmEndpoint.OpenRouterBaseUrl}) and the model id '{ep.Model}' in {ModelsPage}." + discard,
+            LlmErrorCode.ProviderBadRequest =>
+                $"The LLM provider rejected the request as invalid ({origin}). Fix: check the model id '{ep.Model}' in {ModelsPage} " +
+                "and the request size (max_tokens, context length, number of passages)." + discard,
+            _ when status == 408 =>
+                $"Timeout: the LLM provider timed out on model '{ep.Model}' ({origin}). Fix: retry; if it persists, choose a " +
+                $"faster model in {ModelsPage} or send fewer passages." + discard,
+            _ when status == 502 =>
+                $"Model '{ep.Model}' is down or sent an invalid response ({origin}{wait}). " +
+                $"Fix: retry later or choose another model in {ModelsPage}." + discard,
+            _ when status == 503 =>
+                $"No provider can serve model '{ep.Model}' under the current routing requirements ({origin}{wait}). " +
+                $"Fix: retry later, relax the provider preferences, or choose another model in {ModelsPage}." + discard,
+            _ when status == 504 =>
+                $"Timeout: a gateway in front of the LLM provider timed out ({origin}). Fix: retry; if it persists, choose a " +
+                "faster model." + discard,
+            _ when status is >= 500 =>
+                $"The LLM provider at {HostOf(ep)} failed with a server error ({origin}{wait}). Fix: retry later; if it " +
+                "persists, check the provider's status and the base URL in Admin → Providers." + discard,
+            _ =>
+                $"Model '{ep.Model}' failed while answering ({origin}). Fix: retry; if it persists, choose another " +
+                $"model in {ModelsPage}." + discard,
+        };
+        return message;
+    }
+
+    // A numeric code (or numeric string) maps like the HTTP status; a word (OpenAI-style "type", or a code such as
+    // "server_error" mid-stream) by what it names; nothing at all means the model failed: unavailable.
+    private static (LlmErrorCode Code, int? Status) Classify(WireError? error)
+    {
+        var text = CodeText(error);
+        if (text is not null && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var status))
+        {
+            return (CodeOfStatus(status), status);
+        }
+
+        var word = (text ?? (error?.Type.ValueKind == JsonValueKind.String ? error.Type.GetString() : null))?.ToLowerInvariant();
+        return word switch
+        {
+            null => (LlmErrorCode.ProviderUnavailable, null),
+            _ when word.Contains("rate_limit", StringComparison.Ordinal) || word.Contains("too_many", StringComparison.Ordinal) =>
+                (LlmErrorCode.ProviderRateLimited, 429),
+            _ when word.Contains("quota", StringComparison.Ordinal) || word.Contains("credit", StringComparison.Ordinal) ||
+                   word.Contains("payment", StringComparison.Ordinal) || word.Contains("billing", StringComparison.Ordinal) =>
+                (LlmErrorCode.ProviderPaymentRequired, 402),
+            _ when word.Contains("auth", StringComparison.Ordinal) || word.Contains("api_key", StringComparison.Ordinal) =>
+                (LlmErrorCode.ProviderAuthFailed, 401),
+            _ when word.Contains("permission", StringComparison.Ordinal) || word.Contains("forbidden", StringComparison.Ordinal) =>
+                (LlmErrorCode.ProviderAuthFailed, 403),
+            _ when word.Contains("invalid_request", StringComparison.Ordinal) || word.Contains("bad_request", StringComparison.Ordinal) ||
+                   word.Contains("context_length", StringComparison.Ordinal) || word.Contains("not_found", StringComparison.Ordinal) =>
+                (LlmErrorCode.ProviderBadRequest, 400),
+            _ => (LlmErrorCode.ProviderUnavailable, null),
+        };
+    }
+
+    private static string ProviderName(WireError? error) =>
+        MetadataString(error, "provider_name") is { } name ? $", provider {name}" : "";
+
+    private static bool IsNoCookie(string? providerMessage) =>
+        providerMessage?.Contains("No cookie auth credentials found", StringComparison.OrdinalIgnoreCase) == true;
+
+    private static string Said(string? providerMessage) => providerMessage is null ? "" : $": \"{providerMessage}\"";
+
+    /// <summary>"the key ****abcd of credential 'main' of tenant 'acme'", or "... from OPENROUTER_API_KEY".</summary>
+    private static string KeyPhrase(LlmEndpoint ep) => ep.CredentialLabel is { } label
+        ? $"the key {ep.MaskedKey} of credential '{label}'{OfTenant(ep)}"
+        : $"the key {ep.MaskedKey} from OPENROUTER_API_KEY{UsedFor(ep)}";
+
+    /// <summary>Where and how the key is fixed: the admin page and its API for a stored credential, else the environment.</summary>
+    private static string CredentialFix(LlmEndpoint ep) => ep.CredentialLabel is { } label
+        ? $"update the credential '{label}'{OfTenant(ep)} in {CredentialsPage} (PUT /api/admin/providers/credentials/{{id}}) " +
+          "or test it with POST /api/admin/providers/credentials/{id}/test"
+        : "correct OPENROUTER_API_KEY in the environment of the silo (.env) and restart it, or give the tenant a credential " +
+          $"of its own in {CredentialsPage}";
+
+    private static string CredentialPlace(LlmEndpoint ep) => ep.CredentialLabel is null
+        ? $"OPENROUTER_API_KEY, or a tenant credential in {CredentialsPage}"
+        : $"{CredentialsPage}";
+
+    private static string OfTenant(LlmEndpoint ep) => ep.TenantId is { } tenant ? $" of tenant '{tenant}'" : "";
+
+    private static string UsedFor(LlmEndpoint ep) => ep.TenantId is { } tenant ? $" for tenant '{tenant}'" : "";
+
+    private static string Capitalized(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 
     public static string HostOf(LlmEndpoint ep) =>
         Uri.TryCreate(ep.BaseUrl, UriKind.Absolute, out var uri) ? uri.Authority : ep.BaseUrl;

@@ -187,9 +187,10 @@ public sealed partial class TenantGrain(
             var endpoint = new LlmEndpoint(nexus.LlmBaseUrl, bootstrapKey, nexus.LlmModel, nexus.PublicDomain, AppTitle)
             {
                 TenantId = tenant,
+                Kind = nexus.LlmProviderKind,
             };
             gateway = new Gateway(
-                new LlmRoute("bootstrap", "OPENROUTER_API_KEY", endpoint.IsOpenRouter ? "openrouter" : "openai_compatible",
+                new LlmRoute("bootstrap", "OPENROUTER_API_KEY", endpoint.ProviderKind.ToCode(),
                     nexus.LlmBaseUrl, nexus.LlmModel, null, null, endpoint.MaskedKey, null),
                 endpoint, null);
         }
@@ -213,7 +214,7 @@ public sealed partial class TenantGrain(
         {
             TenantId = TenantId,
             CredentialLabel = credential.Label,
-            Kind = provider.Kind,
+            Kind = LlmProviderKinds.TryParse(provider.Kind, out var kind) ? kind : null,
         };
 
     private static IReadOnlyList<ChatMessage> ToMessages(LlmRequest request) =>

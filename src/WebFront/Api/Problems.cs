@@ -1,3 +1,4 @@
+using AuroraNexus.Grains.Llm;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -20,6 +21,11 @@ public static class Problems
         {
             var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
             var (status, code, detail) = Classify(error);
+            if (RetryAfterSeconds(error, status) is { } seconds)
+            {
+                context.Response.Headers.RetryAfter = seconds;
+            }
+
             await Write(context, status, code, detail);
         }));
         app.UseStatusCodePages(async ctx =>
@@ -45,13 +51,7 @@ public static class Problems
 
     private static (int Status, string Code, string Detail) Classify(Exception? error) => error switch
     {
-        AuroraNexus.Grains.Llm.LlmException llm => (llm.HttpStatus switch
-        {
-            429 => 429,
-            401 or 402 or 403 => 502,
-            _ when llm.Code is AuroraNexus.Grains.Llm.LlmErrorCode.CredentialMissing or AuroraNexus.Grains.Llm.LlmErrorCode.CredentialInvalid => 502,
-            _ => 503,
-        }, llm.ErrorCode, llm.Message),
+        LlmException llm => (StatusOf(llm.Code), llm.ErrorCode, llm.Message),
         BadHttpRequestException { StatusCode: 413 } =>
             (413, "too_large", "The upload is larger than NEXUS_MAX_UPLOAD_BYTES allows; split it or raise the limit."),
         BadHttpRequestException bad => (bad.StatusCode, "bad_request", "The request is malformed: check the JSON body or the multipart form."),
@@ -62,6 +62,27 @@ public static class Problems
             (503, "cluster_unavailable", "The Orleans cluster did not answer in time; retry, and check GET /api/health for the silos' state."),
         _ => (500, "internal_error", "An unexpected error occurred; it has been logged. Retry, and report the time of the request if it persists."),
     };
+
+    /// <summary>
+    /// Our API's status for each LLM failure: the provider's own faults and refusals are a bad gateway, its rate limit
+    /// is passed on as 429 and its unavailability as 503 (both with Retry-After when known), and a tenant credential
+    /// that is missing, invalid or unreadable is a conflict with the tenant's configuration.
+    /// </summary>
+    public static int StatusOf(LlmErrorCode code) => code switch
+    {
+        LlmErrorCode.ProviderRateLimited => 429,
+        LlmErrorCode.ProviderUnavailable => 503,
+        LlmErrorCode.ProviderAuthFailed or LlmErrorCode.ProviderBadRequest or LlmErrorCode.ProviderPaymentRequired or
+            LlmErrorCode.StreamIncomplete => 502,
+        LlmErrorCode.CredentialMissing or LlmErrorCode.CredentialInvalid or LlmErrorCode.CredentialUnreadable => 409,
+        _ => 502,
+    };
+
+    /// <summary>The Retry-After header value (whole seconds, rounded up) for a 429 or 503 whose provider said when to come back.</summary>
+    public static string? RetryAfterSeconds(Exception? error, int status) =>
+        error is LlmException { RetryAfter: { } wait } && status is 429 or 503
+            ? Math.Max(0, (long)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : null;
 
     private static string TitleOf(string code) => code.Replace('_', ' ') switch
     {

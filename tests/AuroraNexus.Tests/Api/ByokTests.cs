@@ -233,9 +233,11 @@ public sealed class ByokTests(TenancyFixture fx)
 
         fx.Stub.EnqueueStreamCutOff("Bon");
         var cut = await SendAsync(http, new { messages = body.messages, stream = true }, secret, tenant.Id);
-        var cutEvents = await cut.Content.ReadAsStringAsync();
-        Assert.DoesNotContain("[DONE]", cutEvents);
-        Assert.Contains("stream_incomplete", cutEvents);
+        var cutEvents = (await cut.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.DoesNotContain(cutEvents, e => e.Trim() == "data: [DONE]");
+        var last = JsonNode.Parse(cutEvents[^1]["data: ".Length..])!;
+        Assert.Equal("stream_incomplete", last["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("error", last["choices"]![0]!["finish_reason"]!.GetValue<string>());
     }
 
     [Fact]

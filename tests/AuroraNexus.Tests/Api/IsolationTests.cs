@@ -100,7 +100,9 @@ public sealed class IsolationTests(TenancyFixture fx)
         foreach (var question in new[] { $"Que dit la procédure {Marker} sur les registres ?", "Qu'est-ce que l'aide médicale de l'État (AME) ?" })
         {
             var answer = await IngestionApiTests.Ask(b.Admin, question, TenancyFixture.CallerApp, "b-thread");
-            Assert.DoesNotContain(Marker, answer.ToJsonString());
+            Assert.DoesNotContain("coopérative fluviale", answer["answer"]!.GetValue<string>());
+            Assert.DoesNotContain("coopérative fluviale", answer["citations"]!.ToJsonString());
+            Assert.DoesNotContain("coopérative fluviale", answer["sections"]!.ToJsonString());
             Assert.All(answer["citations"]!.AsArray(), c => Assert.Contains(Guid.Parse(c!["document_id"]!.GetValue<string>()), b.Documents));
         }
 
@@ -109,7 +111,7 @@ public sealed class IsolationTests(TenancyFixture fx)
 
         // The follow-up of B's thread resolves against B's outline only.
         var detail = await IngestionApiTests.Ask(b.Admin, "détaille le point 2", TenancyFixture.CallerApp, "b-thread");
-        Assert.DoesNotContain(Marker, detail.ToJsonString());
+        Assert.DoesNotContain("coopérative fluviale", detail.ToJsonString());
 
         await using var connection = new NpgsqlConnection(fx.App.ConnectionString);
         await connection.OpenAsync();

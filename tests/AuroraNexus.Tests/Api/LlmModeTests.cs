@@ -22,6 +22,8 @@ public sealed class LlmModeTests : IAsyncLifetime
         {
             ["OPENROUTER_API_KEY"] = OpenRouterStub.ValidKey,
             ["LLM_BASE_URL"] = _stub.BaseUrl,
+            // The stub replays OpenRouter on a loopback port, which the host alone would make a plain OpenAI-compatible provider.
+            ["LLM_PROVIDER_KIND"] = "openrouter",
             ["LLM_MODEL"] = OpenRouterStub.DefaultModel,
             ["PUBLIC_DOMAIN"] = "rag.example.test",
         });
@@ -48,6 +50,7 @@ public sealed class LlmModeTests : IAsyncLifetime
         var request = _stub.ChatRequests.Single();
         Assert.Equal("Bearer " + OpenRouterStub.ValidKey, request.Authorization);
         Assert.Contains("rag.example.test", request.Referer);
+        Assert.Equal("Aurora Nexus", request.Title);
         Assert.Contains("SUIVI", request.Body);
         Assert.Contains("F3079.txt", request.Body);
         Assert.InRange(first["sections"]!.AsArray().Count, 4, 8);
@@ -79,8 +82,18 @@ public sealed class LlmModeTests : IAsyncLifetime
         var response = await _admin.PostAsJsonAsync("/api/query", new { question = "Qu'est-ce que l'AME ?", caller_app = App, thread_id = thread });
         var problem = (await response.Content.ReadFromJsonAsync<JsonNode>())!;
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
-        Assert.Equal("provider_unauthorized", problem["code"]!.GetValue<string>());
+        Assert.Equal("provider_auth_failed", problem["code"]!.GetValue<string>());
+        Assert.Contains("OPENROUTER_API_KEY", problem["detail"]!.GetValue<string>());
+        Assert.Contains("empty or malformed", problem["detail"]!.GetValue<string>());
         Assert.DoesNotContain(OpenRouterStub.ValidKey, problem.ToJsonString());
+
+        // A Retry-After longer than the client waits is passed on to the caller with the 429.
+        _stub.EnqueueError(429, "Rate limit exceeded: free-models-per-min", TimeSpan.FromSeconds(60));
+        var limited = await _admin.PostAsJsonAsync("/api/query", new { question = "Qu'est-ce que l'AME ?", caller_app = App, thread_id = thread });
+        var limitedProblem = (await limited.Content.ReadFromJsonAsync<JsonNode>())!;
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.Equal("provider_rate_limited", limitedProblem["code"]!.GetValue<string>());
+        Assert.Equal(TimeSpan.FromSeconds(60), limited.Headers.RetryAfter?.Delta);
 
         var detail = await IngestionApiTests.Ask(_admin, "détaille le point 2", App, thread);
         Assert.True(detail["followup"]!["resolved"]!.GetValue<bool>());

@@ -60,7 +60,8 @@ public sealed class SettingsAndHealthTests(ApiFixture fx)
     {
         var services = fx.App.Services;
         await using var unreachable = NpgsqlDataSource.Create($"Host=127.0.0.1;Port={Infrastructure.TestApp.FreePort()};Username=x;Password=y;Timeout=2");
-        var health = new NexusHealth(services, unreachable, services.GetRequiredService<IObjectStore>(), services.GetRequiredService<IGrainFactory>());
+        var health = new NexusHealth(services, unreachable, services.GetRequiredService<IObjectStore>(), services.GetRequiredService<IGrainFactory>(),
+            services.GetRequiredService<NexusSettings>());
 
         var report = await health.CheckAsync(CancellationToken.None);
 

@@ -35,6 +35,7 @@ public sealed class TenancyFixture : IAsyncLifetime
             ["OPENROUTER_API_KEY"] = BootstrapKey,
             ["LLM_BASE_URL"] = Stub.BaseUrl,
             ["LLM_MODEL"] = OpenRouterStub.DefaultModel,
+            ["LLM_PROVIDER_KIND"] = "openrouter",
             ["PUBLIC_DOMAIN"] = "rag.example.test",
             ["Logging:LogLevel:Default"] = "Debug",
         }, Logs);

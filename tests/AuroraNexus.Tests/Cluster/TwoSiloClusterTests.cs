@@ -50,6 +50,8 @@ public sealed class TwoSiloClusterTests : IAsyncLifetime
             ["NEXUS_DATA_DIR"] = _dataDir,
             ["ORLEANS_CLUSTER_ID"] = clusterId,
             ["JWT_SECRET"] = new string('k', 40),
+            ["GATEWAY_INTERNAL_SECRET"] = new string('g', 40),
+            ["LLM_CREDENTIALS_ENC_KEY"] = AuroraNexus.Grains.Tenancy.FernetKey.Generate().Encode(),
             ["ADMIN_EMAIL"] = TestApp.AdminEmail,
             ["ADMIN_DEFAULT_PASSWORD"] = TestApp.AdminPassword,
         };
@@ -67,6 +69,21 @@ public sealed class TwoSiloClusterTests : IAsyncLifetime
             Assert.Equal("completed", batch["status"]!.GetValue<string>());
             var first = await IngestionApiTests.Ask(admin, "Comment faire une donation au dernier vivant ?", "cluster-app", thread);
             Assert.InRange(first["sections"]!.AsArray().Count, 4, 8);
+
+            // An admin change made through the WebFront reaches the tenant grain on whichever silo holds it.
+            await using var stub = await OpenRouterStub.StartAsync();
+            var provider = await TenancyFixture.OpenRouterProviderAsync(admin);
+            (await admin.PutAsJsonAsync($"/api/admin/providers/{provider}", new { base_url = stub.BaseUrl, kind = "openrouter" })).EnsureSuccessStatusCode();
+            var saved = await ByokTests.PostAsync(admin, "/api/admin/providers/credentials", new { provider_id = provider, api_key = OpenRouterStub.ValidKey });
+            var llm = await IngestionApiTests.Ask(admin, "Comment faire une donation au dernier vivant ?", "cluster-app", "cluster-llm");
+            Assert.Equal("llm", llm["mode"]!.GetValue<string>());
+            Assert.Equal("Bearer " + OpenRouterStub.ValidKey, stub.ChatRequests[^1].Authorization);
+            const string rotated = "sk-or-v1-c1a5e7b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b";
+            var id = saved["credential"]!["id"]!.GetValue<string>();
+            (await admin.PutAsJsonAsync($"/api/admin/providers/credentials/{id}", new { api_key = rotated })).EnsureSuccessStatusCode();
+            await IngestionApiTests.Ask(admin, "Comment faire une donation au dernier vivant ?", "cluster-app", "cluster-llm-2");
+            Assert.Equal("Bearer " + rotated, stub.ChatRequests[^1].Authorization);
+            (await admin.DeleteAsync($"/api/admin/providers/credentials/{id}")).EnsureSuccessStatusCode();
         }
 
         Assert.True(await ScalarAsync("SELECT count(*) FROM orleansstorage WHERE graintypestring = 'ingestBatch'") > 0,

@@ -42,7 +42,10 @@ public sealed class SecretSettingsTests : IDisposable
             var path = Path.Combine(_dataDir, "secrets", name.ToLowerInvariant());
             Assert.True(File.Exists(path), path);
             Assert.Contains(first.GeneratedSecrets, line => line.StartsWith(name, StringComparison.Ordinal) && line.Contains(path, StringComparison.Ordinal));
-            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+            }
         }
 
         var second = Load(singleNode: true);

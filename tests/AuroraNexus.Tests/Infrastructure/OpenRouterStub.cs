@@ -29,9 +29,15 @@ public sealed record RecordedRequest(string Method, string Path, IReadOnlyDictio
 
 /// <summary>
 /// A loopback OpenRouter: <c>POST /chat/completions</c> (JSON or SSE), <c>GET /key</c>, <c>GET /models</c>, replaying the
-/// real response and error shapes. Chat calls take the next scripted behaviour from a queue; with the queue empty they
-/// answer <see cref="DefaultReply"/>, a compliant answer ending with a SUIVI block of four sections. Every request is
-/// recorded, so a test can assert which headers were sent or that no call was made at all.
+/// real response and error shapes (PROTOCOL.md): error bodies <c>{"error": {code, message, metadata?}}</c> with the status
+/// equal to the code, errors inside a 200 once the model started, mid-stream error events with
+/// <c>finish_reason: "error"</c> and a numeric or word code, keep-alive comments, <c>[DONE]</c>, Retry-After, and the
+/// 401 "No cookie auth credentials found" when no usable bearer token arrives (empty, whitespace, quotes, control
+/// characters). Chat calls take the next scripted behaviour from a queue; with the queue empty they answer
+/// <see cref="DefaultReply"/>, a compliant answer ending with a SUIVI block of four sections. Every request is recorded,
+/// so a test can assert which headers were sent or that no call was made at all. Being on 127.0.0.1, it is OpenRouter
+/// only to an endpoint that declares it (<see cref="Endpoint"/> does by default); with <c>kind: null</c> the host
+/// decides, and the stub then stands for any other OpenAI-compatible provider.
 /// </summary>
 public sealed class OpenRouterStub : IAsyncDisposable
 {
@@ -86,6 +92,12 @@ public sealed class OpenRouterStub : IAsyncDisposable
     /// <summary>When false, <c>GET /key</c> is a 404, as on OpenAI-compatible servers that are not OpenRouter.</summary>
     public bool KeyEndpointAvailable { get; set; } = true;
 
+    /// <summary>
+    /// When true, <c>GET /models</c> needs a bearer token and answers <see cref="EnqueueKeyError"/>'s errors, as on OpenAI
+    /// and most self-hosted servers; OpenRouter's model list is public (false, the default).
+    /// </summary>
+    public bool ModelsRequireKey { get; set; }
+
     /// <summary>Chat completion requests received, whatever they were answered.</summary>
     public int ChatCalls => Volatile.Read(ref _chatCalls);
 
@@ -117,10 +129,15 @@ public sealed class OpenRouterStub : IAsyncDisposable
         return stub;
     }
 
-    /// <summary>An endpoint aimed at this stub; the key defaults to a well-formed OpenRouter key.</summary>
+    /// <summary>
+    /// An endpoint aimed at this stub; the key defaults to a well-formed OpenRouter key and the kind to OpenRouter (the
+    /// loopback host would otherwise make it a plain OpenAI-compatible provider; pass <c>kind: null</c> for that).
+    /// No credential label means the key stands for OPENROUTER_API_KEY.
+    /// </summary>
     public LlmEndpoint Endpoint(
-        string apiKey = ValidKey, string? publicDomain = "rag.example.test", string appTitle = "Aurora Nexus", string model = DefaultModel) =>
-        new(BaseUrl, apiKey, model, publicDomain, appTitle);
+        string apiKey = ValidKey, string? publicDomain = "rag.example.test", string appTitle = "Aurora Nexus", string model = DefaultModel,
+        LlmProviderKind? kind = LlmProviderKind.OpenRouter, string? tenantId = null, string? credentialLabel = null) =>
+        new(BaseUrl, apiKey, model, publicDomain, appTitle) { Kind = kind, TenantId = tenantId, CredentialLabel = credentialLabel };
 
     /// <summary>Answers the next chat call with this content (as JSON, or as a stream when the call asks for one).</summary>
     public void EnqueueReply(string content, string finishReason = "stop") =>
@@ -151,17 +168,35 @@ public sealed class OpenRouterStub : IAsyncDisposable
                 ["model_slug"] = call.Model,
             }, null));
 
-    /// <summary>HTTP 200 whose body is an error: the model started, then failed (in a stream: an error event first).</summary>
-    public void EnqueueErrorInBody(int code, string message) =>
-        _chat.Enqueue((context, call) => call.Stream
-            ? WriteStreamAsync(context, call, [], null, done: false, error: (code, message))
-            : WriteJsonAsync(context, 200, ErrorBody(code, message, new Dictionary<string, object?> { ["provider_name"] = "Stub" })));
+    /// <summary>
+    /// HTTP 200 whose body is an error: the model started, then failed (in a stream: an error event first). The code is
+    /// OpenRouter's number, or a word such as "server_error".
+    /// </summary>
+    public void EnqueueErrorInBody(object code, string message, TimeSpan? retryAfter = null) =>
+        _chat.Enqueue((context, call) =>
+        {
+            if (retryAfter is { } wait)
+            {
+                context.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            }
 
-    /// <summary>Streams these pieces, then an error event with finish_reason "error", and closes.</summary>
-    public void EnqueueStreamError(int code, string message, params string[] deltasBefore) =>
+            return call.Stream
+                ? WriteStreamAsync(context, call, [], null, done: false, error: (code, message))
+                : WriteJsonAsync(context, 200, ErrorBody(code, message, new Dictionary<string, object?> { ["provider_name"] = "Stub" }));
+        });
+
+    /// <summary>
+    /// Streams these pieces, then OpenRouter's mid-stream error event (top-level <c>error</c> with a numeric or word code,
+    /// choice with <c>finish_reason: "error"</c>), and closes.
+    /// </summary>
+    public void EnqueueStreamError(object code, string message, params string[] deltasBefore) =>
         _chat.Enqueue((context, call) => call.Stream
             ? WriteStreamAsync(context, call, deltasBefore, null, done: false, error: (code, message))
             : WriteJsonAsync(context, 200, ErrorBody(code, message, null)));
+
+    /// <summary>Streams these pieces, then <c>[DONE]</c> without any finish_reason: a complete stream, if a terse one.</summary>
+    public void EnqueueStreamDoneWithoutFinishReason(params string[] deltas) =>
+        _chat.Enqueue((context, call) => WriteStreamAsync(context, call, deltas, null, done: true));
 
     /// <summary>Streams these pieces and ends the response cleanly but without finish_reason or [DONE].</summary>
     public void EnqueueStreamCutOff(params string[] deltasBefore) =>
@@ -176,6 +211,20 @@ public sealed class OpenRouterStub : IAsyncDisposable
             // An abort is a TCP reset, which drops bytes the client has not read yet: give it time to read them.
             await Task.Delay(TimeSpan.FromMilliseconds(200));
             context.Abort();
+        });
+
+    /// <summary>Streams these pieces, then goes silent (no keep-alive either) for this long, then closes.</summary>
+    public void EnqueueStreamStall(TimeSpan silence, params string[] deltasBefore) =>
+        _chat.Enqueue(async (context, call) =>
+        {
+            await WriteStreamAsync(context, call, deltasBefore, null, done: false);
+            try
+            {
+                await Task.Delay(silence, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+            }
         });
 
     /// <summary>Waits before answering (honouring the client giving up), then replies with content or the default.</summary>
@@ -206,7 +255,7 @@ public sealed class OpenRouterStub : IAsyncDisposable
             await context.Response.WriteAsync(body);
         });
 
-    /// <summary>Fails the next <c>GET /key</c>.</summary>
+    /// <summary>Fails the next <c>GET /key</c> (or <c>GET /models</c> when <see cref="ModelsRequireKey"/>).</summary>
     public void EnqueueKeyError(int status, string message) => _keyErrors.Enqueue((status, message));
 
     /// <summary>Forgets queued behaviours and recorded requests.</summary>
@@ -222,6 +271,7 @@ public sealed class OpenRouterStub : IAsyncDisposable
         Interlocked.Exchange(ref _chatCalls, 0);
         DefaultReply = CompliantAnswer;
         KeyEndpointAvailable = true;
+        ModelsRequireKey = false;
     }
 
     public async ValueTask DisposeAsync()
@@ -261,11 +311,12 @@ public sealed class OpenRouterStub : IAsyncDisposable
             return;
         }
 
-        // OpenRouter's model list is public; everything else needs a bearer token, and without a usable one
-        // OpenRouter falls back to cookie auth and says so.
+        // OpenRouter's model list is public; everything else needs a bearer token, and without a usable one (empty,
+        // whitespace, quotes or control characters around or inside it) OpenRouter falls back to cookie auth and says so.
         var authorization = request.Headers.Authorization.ToString();
         var token = authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization[7..].Trim() : "";
-        if (!isModels && token.Length == 0)
+        var usable = token.Length > 0 && !token.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '"' or '\'');
+        if ((!isModels || ModelsRequireKey) && !usable)
         {
             await WriteErrorAsync(context, 401, NoCookieMessage, null, null);
             return;
@@ -273,6 +324,12 @@ public sealed class OpenRouterStub : IAsyncDisposable
 
         if (isModels)
         {
+            if (ModelsRequireKey && _keyErrors.TryDequeue(out var modelsError))
+            {
+                await WriteErrorAsync(context, modelsError.Status, modelsError.Message, null, null);
+                return;
+            }
+
             await WriteJsonAsync(context, 200, new
             {
                 data = new object[]
@@ -365,7 +422,7 @@ public sealed class OpenRouterStub : IAsyncDisposable
 
     private async Task WriteStreamAsync(
         HttpContext context, ChatCall call, IReadOnlyList<string> deltas, string? finishReason, bool done,
-        (int Code, string Message)? error = null)
+        (object Code, string Message)? error = null)
     {
         var id = NextGenerationId();
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -443,7 +500,7 @@ public sealed class OpenRouterStub : IAsyncDisposable
         return WriteJsonAsync(context, status, ErrorBody(status, message, metadata));
     }
 
-    private static object ErrorBody(int code, string message, IReadOnlyDictionary<string, object?>? metadata) =>
+    private static object ErrorBody(object code, string message, IReadOnlyDictionary<string, object?>? metadata) =>
         metadata is null ? new { error = new { code, message } } : new { error = new { code, message, metadata } };
 
     private static async Task WriteJsonAsync(HttpContext context, int status, object body)

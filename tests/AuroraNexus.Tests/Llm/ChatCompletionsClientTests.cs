@@ -99,6 +99,42 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
         Assert.Equal("Equipe RAG - Nexus", _stub.Requests.Single().Title);
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData(LlmProviderKind.OpenAiCompatible)]
+    public async Task A_provider_that_is_not_openrouter_never_gets_the_attribution_headers(LlmProviderKind? kind)
+    {
+        // The stub answers on 127.0.0.1: with no declared kind the host decides, and it is not OpenRouter's.
+        var ep = _stub.Endpoint(publicDomain: "rag.auroramind.fr", kind: kind);
+
+        await Client.CompleteAsync(ep, Question, Fast, CancellationToken.None);
+        await foreach (var _ in Client.StreamAsync(ep, Question, Fast, CancellationToken.None))
+        {
+        }
+
+        await Client.CheckKeyAsync(ep, CancellationToken.None);
+
+        Assert.False(ep.IsOpenRouter);
+        Assert.Equal(3, _stub.Requests.Count);
+        Assert.All(_stub.Requests, r =>
+        {
+            Assert.Equal("Bearer " + OpenRouterStub.ValidKey, r.Authorization);
+            Assert.Null(r.Referer);
+            Assert.Null(r.Title);
+            Assert.DoesNotContain(r.Headers.Keys, h => h.Equals("HTTP-Referer", StringComparison.OrdinalIgnoreCase) ||
+                h.Equals("X-Title", StringComparison.OrdinalIgnoreCase));
+        });
+    }
+
+    [Fact]
+    public async Task A_provider_that_is_not_openrouter_gets_no_public_domain_warning()
+    {
+        var result = await Client.CompleteAsync(_stub.Endpoint(publicDomain: null, kind: null), Question, Fast, CancellationToken.None);
+
+        Assert.Empty(result.Warnings);
+        Assert.Null(_stub.Requests.Single().Referer);
+    }
+
     [Fact]
     public async Task Missing_public_domain_still_calls_but_reports_the_unknown_app_warning()
     {
@@ -161,6 +197,11 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
     [InlineData("${OPENROUTER_API_KEY}", LlmErrorCode.CredentialInvalid)]
     [InlineData("sk-or-v1-5f2c9e1a7b3d 4c6e8f0a1b2c3d4e5f6", LlmErrorCode.CredentialInvalid)]
     [InlineData("sk-or-v1-5f2c9e1a7b3d4c6e8f0a1b2c3d4e5f6\n", LlmErrorCode.CredentialInvalid)]
+    [InlineData("sk-or-v1-5f2c9e1a7b3d4c6e8f0a1b2c3d4e5f6\r\n", LlmErrorCode.CredentialInvalid)]
+    [InlineData("sk-or-v1-5f2c9e1a7b3d\t4c6e8f0a1b2c3d4e5f6", LlmErrorCode.CredentialInvalid)]
+    [InlineData(" sk-or-v1-5f2c9e1a7b3d4c6e8f0a1b2c3d4e5f6", LlmErrorCode.CredentialInvalid)]
+    [InlineData("\"sk-or-v1-5f2c9e1a7b3d4c6e8f0a1b2c3d4e5f6\"", LlmErrorCode.CredentialInvalid)]
+    [InlineData("'sk-or-v1-5f2c9e1a7b3d4c6e8f0a1b2c3d4e5f6'", LlmErrorCode.CredentialInvalid)]
     public async Task Blank_or_placeholder_key_fails_fast_without_any_outbound_call(string key, LlmErrorCode expected)
     {
         var ep = _stub.Endpoint(apiKey: key);
@@ -179,6 +220,7 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
             Assert.Equal(expected, e.Code);
             Assert.False(e.Retryable);
             Assert.Null(e.HttpStatus);
+            Assert.Contains("OPENROUTER_API_KEY", e.Message);
             Assert.Contains("Admin → Providers → Credentials", e.Message);
             Assert.Contains("no call was sent", e.Message);
         });
@@ -186,33 +228,95 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
         Assert.Equal(0, _stub.ChatCalls);
     }
 
+    [Theory]
+    [InlineData("", "credential_missing", "holds no API key")]
+    [InlineData("sk-or-v1-5f2c9e1a7b3d4c6e8f0a1b2c3d4e5f6\n", "credential_invalid", "whitespace")]
+    [InlineData("\"sk-or-v1-5f2c9e1a7b3d4c6e8f0a1b2c3d4e5f6\"", "credential_invalid", "quote")]
+    [InlineData("changeme", "credential_invalid", "placeholder")]
+    public async Task Unusable_stored_credential_is_named_with_its_tenant_and_where_to_fix_it(string key, string code, string reason)
+    {
+        var ep = _stub.Endpoint(apiKey: key, tenantId: "acme", credentialLabel: "main");
+
+        var error = await Assert.ThrowsAsync<LlmException>(() => Client.CompleteAsync(ep, Question, Fast, CancellationToken.None));
+
+        Assert.Equal(code, error.ErrorCode);
+        Assert.Contains("credential 'main' of tenant 'acme'", error.Message);
+        Assert.Contains(reason, error.Message);
+        Assert.Contains("Admin → Providers → Credentials (PUT /api/admin/providers/credentials/{id})", error.Message);
+        Assert.DoesNotContain("OPENROUTER_API_KEY", error.Message);
+        Assert.Empty(_stub.Requests);
+    }
+
     [Fact]
-    public async Task No_cookie_auth_401_says_the_tenant_key_is_invalid_and_how_to_fix_it_without_retrying()
+    public async Task No_cookie_auth_401_says_the_key_arrived_empty_or_malformed_and_how_to_fix_it_without_retrying()
     {
         _stub.EnqueueError(401, OpenRouterStub.NoCookieMessage);
+        _stub.EnqueueReply("should not be reached");
 
         var error = await Assert.ThrowsAsync<LlmException>(() => Client.CompleteAsync(_stub.Endpoint(), Question, Fast, CancellationToken.None));
 
-        Assert.Equal(LlmErrorCode.ProviderUnauthorized, error.Code);
-        Assert.Equal("provider_unauthorized", error.ErrorCode);
+        Assert.Equal(LlmErrorCode.ProviderAuthFailed, error.Code);
+        Assert.Equal("provider_auth_failed", error.ErrorCode);
         Assert.Equal(401, error.HttpStatus);
         Assert.False(error.Retryable);
+        Assert.Equal(1, error.Attempts);
         Assert.Equal(OpenRouterStub.NoCookieMessage, error.ProviderMessage);
-        Assert.Contains("invalid", error.Message);
-        Assert.Contains("placeholder", error.Message);
-        Assert.Contains("Admin → Providers → Credentials", error.Message);
-        Assert.Contains("LLM_CREDENTIALS_ENC_KEY", error.Message);
+        Assert.Contains($"the key ****{OpenRouterStub.ValidKey[^4..]} from OPENROUTER_API_KEY", error.Message);
+        Assert.Contains("empty or malformed", error.Message);
+        Assert.Contains("whitespace, quotes or a line break", error.Message);
+        Assert.Contains($"HTTP 401: \"{OpenRouterStub.NoCookieMessage}\"", error.Message);
+        Assert.Contains("Fix: correct OPENROUTER_API_KEY", error.Message);
         Assert.Equal(1, _stub.ChatCalls);
     }
 
     [Fact]
-    public async Task Stub_answers_no_cookie_401_when_no_bearer_token_arrives()
+    public async Task Rejected_key_of_a_stored_credential_names_the_credential_the_tenant_and_where_to_fix_it()
+    {
+        _stub.EnqueueInvalidKey();
+        var ep = _stub.Endpoint(tenantId: "acme", credentialLabel: "main");
+
+        var error = await Assert.ThrowsAsync<LlmException>(() => Client.CompleteAsync(ep, Question, Fast, CancellationToken.None));
+
+        Assert.Equal(LlmErrorCode.ProviderAuthFailed, error.Code);
+        Assert.Contains(
+            $"The provider rejected the key ****{OpenRouterStub.ValidKey[^4..]} of credential 'main' of tenant 'acme' " +
+            $"(HTTP 401: \"{OpenRouterStub.InvalidKeyMessage}\")", error.Message);
+        Assert.Contains("Admin → Providers → Credentials (PUT /api/admin/providers/credentials/{id})", error.Message);
+        Assert.Contains("test it with POST /api/admin/providers/credentials/{id}/test", error.Message);
+        Assert.DoesNotContain("OPENROUTER_API_KEY", error.Message);
+        Assert.DoesNotContain("cookie", error.Message);
+        Assert.Equal(1, _stub.ChatCalls);
+    }
+
+    [Fact]
+    public async Task Rejected_bootstrap_key_says_to_fix_openrouter_api_key()
+    {
+        _stub.EnqueueInvalidKey();
+        var ep = _stub.Endpoint(tenantId: "acme");
+
+        var error = await Assert.ThrowsAsync<LlmException>(() => Client.CompleteAsync(ep, Question, Fast, CancellationToken.None));
+
+        Assert.Equal(LlmErrorCode.ProviderAuthFailed, error.Code);
+        Assert.Contains($"the key ****{OpenRouterStub.ValidKey[^4..]} from OPENROUTER_API_KEY for tenant 'acme'", error.Message);
+        Assert.Contains("Fix: correct OPENROUTER_API_KEY in the environment", error.Message);
+    }
+
+    [Theory]
+    [InlineData("Bearer ")]
+    [InlineData("Bearer    ")]
+    [InlineData("Bearer \"sk-or-v1-5f2c9e1a7b3d4c6e8f0a1b2c3d4e5f6\"")]
+    [InlineData("Bearer sk-or-v1-5f2c9e1a7b3d 4c6e8f0a1b2c3d4e5f6")]
+    [InlineData(null)]
+    public async Task Stub_answers_no_cookie_401_when_no_usable_bearer_token_arrives(string? authorization)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, _stub.BaseUrl + "/chat/completions")
         {
             Content = new StringContent("""{"model":"openai/gpt-4o-mini","messages":[]}""", Encoding.UTF8, "application/json"),
         };
-        request.Headers.TryAddWithoutValidation("Authorization", "Bearer ");
+        if (authorization is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        }
 
         using var response = await _http.SendAsync(request);
         using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
@@ -225,14 +329,17 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
 
     [Theory]
     [InlineData(400, LlmErrorCode.ProviderBadRequest, "provider_bad_request", false)]
-    [InlineData(401, LlmErrorCode.ProviderUnauthorized, "provider_unauthorized", false)]
+    [InlineData(401, LlmErrorCode.ProviderAuthFailed, "provider_auth_failed", false)]
     [InlineData(402, LlmErrorCode.ProviderPaymentRequired, "provider_payment_required", false)]
-    [InlineData(403, LlmErrorCode.ProviderForbidden, "provider_forbidden", false)]
-    [InlineData(408, LlmErrorCode.ProviderTimeout, "provider_timeout", true)]
+    [InlineData(403, LlmErrorCode.ProviderAuthFailed, "provider_auth_failed", false)]
+    [InlineData(404, LlmErrorCode.ProviderBadRequest, "provider_bad_request", false)]
+    [InlineData(408, LlmErrorCode.ProviderUnavailable, "provider_unavailable", true)]
+    [InlineData(422, LlmErrorCode.ProviderBadRequest, "provider_bad_request", false)]
     [InlineData(429, LlmErrorCode.ProviderRateLimited, "provider_rate_limited", true)]
+    [InlineData(500, LlmErrorCode.ProviderUnavailable, "provider_unavailable", true)]
     [InlineData(502, LlmErrorCode.ProviderUnavailable, "provider_unavailable", true)]
     [InlineData(503, LlmErrorCode.ProviderUnavailable, "provider_unavailable", true)]
-    [InlineData(500, LlmErrorCode.ProviderError, "provider_error", false)]
+    [InlineData(504, LlmErrorCode.ProviderUnavailable, "provider_unavailable", true)]
     public async Task Http_error_status_maps_to_a_stable_code_with_cause_fix_and_retryability(
         int status, LlmErrorCode code, string codeText, bool retryable)
     {
@@ -260,6 +367,36 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
         Assert.Equal("provider_payment_required", error.ErrorCode);
         Assert.Contains("insufficient credits", error.Message);
         Assert.Contains("Admin → Providers → Credentials", error.Message);
+        Assert.False(error.Retryable);
+        Assert.Null(error.RetryAfter);
+        Assert.Equal(1, _stub.ChatCalls);
+    }
+
+    [Fact]
+    public async Task Payment_required_with_a_retry_after_is_waited_for_then_retried()
+    {
+        // OpenRouter sends Retry-After with a 402 only when waiting helps (its in-flight spending budget).
+        _stub.EnqueueError(402, "In-flight budget exceeded", TimeSpan.FromSeconds(1));
+        _stub.EnqueueReply("après le budget");
+
+        var clock = Stopwatch.StartNew();
+        var result = await Client.CompleteAsync(_stub.Endpoint(), Question, Fast, CancellationToken.None);
+
+        Assert.Equal("après le budget", result.Content);
+        Assert.Equal(2, result.Attempts);
+        Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(950), $"waited only {clock.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Payment_required_with_a_retry_after_beyond_the_cap_is_retryable_by_the_caller()
+    {
+        _stub.EnqueueError(402, "In-flight budget exceeded", TimeSpan.FromSeconds(60));
+
+        var error = await Assert.ThrowsAsync<LlmException>(() => Client.CompleteAsync(_stub.Endpoint(), Question, Fast, CancellationToken.None));
+
+        Assert.Equal(LlmErrorCode.ProviderPaymentRequired, error.Code);
+        Assert.Equal(TimeSpan.FromSeconds(60), error.RetryAfter);
+        Assert.True(error.Retryable);
         Assert.Equal(1, _stub.ChatCalls);
     }
 
@@ -270,8 +407,11 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
 
         var error = await Assert.ThrowsAsync<LlmException>(() => Client.CompleteAsync(_stub.Endpoint(), Question, Fast, CancellationToken.None));
 
-        Assert.Equal(LlmErrorCode.ProviderForbidden, error.Code);
+        Assert.Equal(LlmErrorCode.ProviderAuthFailed, error.Code);
+        Assert.Equal(403, error.HttpStatus);
         Assert.Contains("reasons: harassment, violence", error.Message);
+        Assert.Contains("moderation", error.Message);
+        Assert.Contains("rephrase the question", error.Message);
         Assert.Contains("provider OpenAI", error.Message);
         Assert.DoesNotContain("texte confidentiel", error.Message);
         Assert.Equal(1, _stub.ChatCalls);
@@ -282,6 +422,8 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
     [InlineData(401)]
     [InlineData(402)]
     [InlineData(403)]
+    [InlineData(404)]
+    [InlineData(422)]
     public async Task Client_errors_are_never_retried(int status)
     {
         _stub.EnqueueError(status, "no");
@@ -316,9 +458,26 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
 
         var error = await Assert.ThrowsAsync<LlmException>(() => Client.CompleteAsync(_stub.Endpoint(), Question, NoRetry, CancellationToken.None));
 
+        Assert.Equal(LlmErrorCode.ProviderRateLimited, error.Code);
         Assert.Equal(TimeSpan.FromSeconds(1), error.RetryAfter);
         Assert.Contains("retry after 1 s", error.Message);
         Assert.True(error.Retryable);
+    }
+
+    [Fact]
+    public async Task Rate_limit_retries_are_bounded_and_the_last_retry_after_is_handed_on()
+    {
+        _stub.EnqueueError(429, "Rate limit exceeded", TimeSpan.FromSeconds(1));
+        _stub.EnqueueError(429, "Rate limit exceeded", TimeSpan.FromSeconds(2));
+        _stub.EnqueueReply("should not be reached");
+
+        var error = await Assert.ThrowsAsync<LlmException>(() =>
+            Client.CompleteAsync(_stub.Endpoint(), Question, Fast with { MaxRetries = 1 }, CancellationToken.None));
+
+        Assert.Equal("provider_rate_limited", error.ErrorCode);
+        Assert.Equal(TimeSpan.FromSeconds(2), error.RetryAfter);
+        Assert.Equal(2, error.Attempts);
+        Assert.Equal(2, _stub.ChatCalls);
     }
 
     [Fact]
@@ -349,6 +508,36 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
         Assert.Equal(3, _stub.ChatCalls);
     }
 
+    [Theory]
+    [InlineData(408)]
+    [InlineData(500)]
+    [InlineData(502)]
+    [InlineData(503)]
+    [InlineData(504)]
+    public async Task Every_5xx_and_408_is_retried_then_succeeds(int status)
+    {
+        _stub.EnqueueError(status, "temporarily unavailable");
+        _stub.EnqueueReply("deuxième essai");
+
+        var result = await Client.CompleteAsync(_stub.Endpoint(), Question, Fast, CancellationToken.None);
+
+        Assert.Equal("deuxième essai", result.Content);
+        Assert.Equal(2, result.Attempts);
+    }
+
+    [Fact]
+    public async Task Unavailable_honours_retry_after()
+    {
+        _stub.EnqueueError(503, "No allowed providers are available for the selected model.", TimeSpan.FromSeconds(1));
+        _stub.EnqueueReply("ok");
+
+        var clock = Stopwatch.StartNew();
+        var result = await Client.CompleteAsync(_stub.Endpoint(), Question, Fast, CancellationToken.None);
+
+        Assert.Equal(2, result.Attempts);
+        Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(950), $"waited only {clock.Elapsed}");
+    }
+
     [Fact]
     public async Task Retries_are_bounded()
     {
@@ -365,19 +554,55 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
         Assert.Equal(3, _stub.ChatCalls);
     }
 
-    [Fact]
-    public async Task Error_inside_a_200_body_is_a_provider_error()
+    [Theory]
+    [InlineData(502, "provider_unavailable")]
+    [InlineData(500, "provider_unavailable")]
+    [InlineData(401, "provider_auth_failed")]
+    [InlineData(403, "provider_auth_failed")]
+    [InlineData(402, "provider_payment_required")]
+    [InlineData(429, "provider_rate_limited")]
+    [InlineData(400, "provider_bad_request")]
+    [InlineData("server_error", "provider_unavailable")]
+    [InlineData("rate_limit_exceeded", "provider_rate_limited")]
+    [InlineData("invalid_api_key", "provider_auth_failed")]
+    public async Task Error_inside_a_200_body_is_mapped_like_its_code_and_never_an_empty_success(object code, string expected)
     {
-        _stub.EnqueueErrorInBody(502, "Upstream provider disconnected");
+        _stub.EnqueueErrorInBody(code, "Upstream provider disconnected");
+
+        var error = await Assert.ThrowsAsync<LlmException>(() => Client.CompleteAsync(_stub.Endpoint(), Question, NoRetry, CancellationToken.None));
+
+        Assert.Equal(expected, error.ErrorCode);
+        Assert.Equal(200, error.HttpStatus);
+        Assert.Equal(Convert.ToString(code, System.Globalization.CultureInfo.InvariantCulture), error.ProviderCode);
+        Assert.Contains("Upstream provider disconnected", error.Message);
+        Assert.Contains("HTTP 200", error.Message);
+        Assert.Contains("Fix:", error.Message);
+        Assert.Equal(1, _stub.ChatCalls);
+    }
+
+    [Fact]
+    public async Task Error_inside_a_200_body_names_the_provider_and_carries_its_retry_after()
+    {
+        _stub.EnqueueErrorInBody(429, "Rate limit exceeded upstream", TimeSpan.FromSeconds(30));
 
         var error = await Assert.ThrowsAsync<LlmException>(() => Client.CompleteAsync(_stub.Endpoint(), Question, Fast, CancellationToken.None));
 
-        Assert.Equal(LlmErrorCode.ProviderError, error.Code);
-        Assert.Equal(200, error.HttpStatus);
-        Assert.Equal("502", error.ProviderCode);
-        Assert.Contains("Upstream provider disconnected", error.Message);
+        Assert.Equal(LlmErrorCode.ProviderRateLimited, error.Code);
+        Assert.Equal(TimeSpan.FromSeconds(30), error.RetryAfter);
         Assert.Contains("provider Stub", error.Message);
         Assert.Equal(1, _stub.ChatCalls);
+    }
+
+    [Fact]
+    public async Task Unavailable_error_inside_a_200_body_is_retried_like_a_502()
+    {
+        _stub.EnqueueErrorInBody(502, "Upstream provider disconnected");
+        _stub.EnqueueReply("reprise");
+
+        var result = await Client.CompleteAsync(_stub.Endpoint(), Question, Fast, CancellationToken.None);
+
+        Assert.Equal("reprise", result.Content);
+        Assert.Equal(2, result.Attempts);
     }
 
     [Fact]
@@ -387,15 +612,21 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
 
         var error = await Assert.ThrowsAsync<LlmException>(() => Client.CompleteAsync(_stub.Endpoint(), Question, Fast, CancellationToken.None));
 
-        Assert.Equal(LlmErrorCode.ProviderError, error.Code);
+        Assert.Equal(LlmErrorCode.ProviderBadRequest, error.Code);
         Assert.Contains("text/html", error.Message);
         Assert.Contains("base URL", error.Message);
     }
 
-    [Fact]
-    public async Task Error_event_mid_stream_fails_after_the_deltas_already_received()
+    [Theory]
+    [InlineData(502, "provider_unavailable")]
+    [InlineData("server_error", "provider_unavailable")]
+    [InlineData(429, "provider_rate_limited")]
+    [InlineData(401, "provider_auth_failed")]
+    [InlineData(402, "provider_payment_required")]
+    [InlineData(400, "provider_bad_request")]
+    public async Task Error_event_mid_stream_fails_after_the_deltas_already_received_mapped_like_its_code(object code, string expected)
     {
-        _stub.EnqueueStreamError(502, "Provider disconnected unexpectedly", "Début", " de réponse");
+        _stub.EnqueueStreamError(code, "Provider disconnected unexpectedly", "Début", " de réponse");
 
         var received = new List<string>();
         var error = await Assert.ThrowsAsync<LlmException>(async () =>
@@ -407,9 +638,11 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
         });
 
         Assert.Equal(["Début", " de réponse"], received);
-        Assert.Equal(LlmErrorCode.ProviderError, error.Code);
+        Assert.Equal(expected, error.ErrorCode);
+        Assert.Equal(Convert.ToString(code, System.Globalization.CultureInfo.InvariantCulture), error.ProviderCode);
         Assert.Contains("Provider disconnected unexpectedly", error.Message);
-        Assert.Contains("after 16 characters", error.Message);
+        Assert.Contains("error event in the stream after 16 characters", error.Message);
+        Assert.Contains("must not be kept", error.Message);
         Assert.Equal(1, _stub.ChatCalls);
     }
 
@@ -428,10 +661,48 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
         });
 
         Assert.Equal("Une réponse inachev", received.ToString());
-        Assert.Equal(LlmErrorCode.StreamCutOff, error.Code);
-        Assert.Equal("stream_cut_off", error.ErrorCode);
+        Assert.Equal(LlmErrorCode.StreamIncomplete, error.Code);
+        Assert.Equal("stream_incomplete", error.ErrorCode);
         Assert.True(error.Retryable);
         Assert.Contains("[DONE]", error.Message);
+        Assert.Contains("after 19 characters", error.Message);
+        Assert.Equal(1, _stub.ChatCalls);
+    }
+
+    [Fact]
+    public async Task Stream_ending_with_done_but_no_finish_reason_is_complete()
+    {
+        _stub.EnqueueStreamDoneWithoutFinishReason("Réponse", " brève.");
+
+        var items = new List<ChatDelta>();
+        await foreach (var delta in Client.StreamAsync(_stub.Endpoint(), Question, Fast, CancellationToken.None))
+        {
+            items.Add(delta);
+        }
+
+        Assert.Equal("Réponse brève.", string.Concat(items.Select(d => d.Content)));
+        Assert.True(items[^1].IsFinal);
+        Assert.Null(items[^1].FinishReason);
+    }
+
+    [Fact]
+    public async Task Stream_that_goes_silent_after_some_text_is_stream_incomplete()
+    {
+        _stub.EnqueueStreamStall(TimeSpan.FromSeconds(5), "Une réponse");
+
+        var received = new StringBuilder();
+        var error = await Assert.ThrowsAsync<LlmException>(async () =>
+        {
+            await foreach (var delta in Client.StreamAsync(
+                _stub.Endpoint(), Question, Fast with { Timeout = TimeSpan.FromSeconds(1) }, CancellationToken.None))
+            {
+                received.Append(delta.Content);
+            }
+        });
+
+        Assert.Equal("Une réponse", received.ToString());
+        Assert.Equal(LlmErrorCode.StreamIncomplete, error.Code);
+        Assert.Contains("went silent", error.Message);
         Assert.Equal(1, _stub.ChatCalls);
     }
 
@@ -450,7 +721,8 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
         });
 
         Assert.Equal("Une réponse", received.ToString());
-        Assert.Equal(LlmErrorCode.StreamCutOff, error.Code);
+        Assert.Equal(LlmErrorCode.StreamIncomplete, error.Code);
+        Assert.Contains("the connection broke", error.Message);
         Assert.Equal(1, _stub.ChatCalls);
     }
 
@@ -482,12 +754,12 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
             }
         });
 
-        Assert.Equal(LlmErrorCode.ProviderUnauthorized, error.Code);
+        Assert.Equal(LlmErrorCode.ProviderAuthFailed, error.Code);
         Assert.Equal(1, _stub.ChatCalls);
     }
 
     [Fact]
-    public async Task Slow_provider_times_out_as_provider_timeout()
+    public async Task Slow_provider_times_out_as_provider_unavailable_saying_timeout()
     {
         _stub.EnqueueSlow(TimeSpan.FromSeconds(10));
 
@@ -495,14 +767,15 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<LlmException>(() =>
             Client.CompleteAsync(_stub.Endpoint(), Question, NoRetry with { Timeout = TimeSpan.FromMilliseconds(300) }, CancellationToken.None));
 
-        Assert.Equal(LlmErrorCode.ProviderTimeout, error.Code);
+        Assert.Equal(LlmErrorCode.ProviderUnavailable, error.Code);
+        Assert.StartsWith("Timeout:", error.Message);
         Assert.True(error.Retryable);
         Assert.Null(error.HttpStatus);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"took {clock.Elapsed}");
     }
 
     [Fact]
-    public async Task Stream_that_sends_nothing_within_the_timeout_is_provider_timeout()
+    public async Task Stream_that_sends_nothing_within_the_timeout_is_provider_unavailable_saying_timeout()
     {
         _stub.EnqueueSlow(TimeSpan.FromSeconds(10));
 
@@ -514,7 +787,8 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
             }
         });
 
-        Assert.Equal(LlmErrorCode.ProviderTimeout, error.Code);
+        Assert.Equal(LlmErrorCode.ProviderUnavailable, error.Code);
+        Assert.StartsWith("Timeout:", error.Message);
         Assert.Equal(1, _stub.ChatCalls);
     }
 
@@ -525,7 +799,7 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
         _stub.EnqueueReply("rapide");
 
         var result = await Client.CompleteAsync(
-            _stub.Endpoint(), Question, Fast with { Timeout = TimeSpan.FromMilliseconds(300) }, CancellationToken.None);
+            _stub.Endpoint(), Question, Fast with { Timeout = TimeSpan.FromSeconds(1) }, CancellationToken.None);
 
         Assert.Equal("rapide", result.Content);
         Assert.Equal(2, result.Attempts);
@@ -542,7 +816,7 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Closed_port_is_endpoint_unreachable_after_bounded_retries()
+    public async Task Closed_port_is_provider_unavailable_saying_unreachable_after_bounded_retries()
     {
         using var probe = new TcpListener(IPAddress.Loopback, 0);
         probe.Start();
@@ -552,12 +826,45 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
 
         var error = await Assert.ThrowsAsync<LlmException>(() => Client.CompleteAsync(ep, Question, Fast with { MaxRetries = 1 }, CancellationToken.None));
 
-        Assert.Equal(LlmErrorCode.EndpointUnreachable, error.Code);
-        Assert.Equal("endpoint_unreachable", error.ErrorCode);
+        Assert.Equal(LlmErrorCode.ProviderUnavailable, error.Code);
+        Assert.Equal("provider_unavailable", error.ErrorCode);
         Assert.True(error.Retryable);
         Assert.Equal(2, error.Attempts);
+        Assert.StartsWith("Unreachable:", error.Message);
+        Assert.Contains("refused", error.Message);
         Assert.Contains($"127.0.0.1:{port}", error.Message);
         Assert.Contains("base URL", error.Message);
+    }
+
+    [Fact]
+    public async Task Unresolvable_host_is_provider_unavailable_saying_it_does_not_resolve()
+    {
+        // RFC 6761: names under .invalid never resolve.
+        var ep = new LlmEndpoint("http://aurora-nexus-llm.invalid/api/v1", OpenRouterStub.ValidKey, OpenRouterStub.DefaultModel,
+            "rag.example.test", "Aurora Nexus");
+
+        var error = await Assert.ThrowsAsync<LlmException>(() => Client.CompleteAsync(ep, Question, NoRetry, CancellationToken.None));
+
+        Assert.Equal(LlmErrorCode.ProviderUnavailable, error.Code);
+        Assert.Contains("does not resolve", error.Message);
+        Assert.Contains("aurora-nexus-llm.invalid", error.Message);
+    }
+
+    [Fact]
+    public async Task Server_error_timeout_and_unreachable_messages_are_distinct()
+    {
+        _stub.EnqueueError(500, "Internal Server Error");
+        _stub.EnqueueSlow(TimeSpan.FromSeconds(10));
+        var server = await Assert.ThrowsAsync<LlmException>(() => Client.CompleteAsync(_stub.Endpoint(), Question, NoRetry, CancellationToken.None));
+        var timeout = await Assert.ThrowsAsync<LlmException>(() =>
+            Client.CompleteAsync(_stub.Endpoint(), Question, NoRetry with { Timeout = TimeSpan.FromMilliseconds(300) }, CancellationToken.None));
+        var unreachable = await Assert.ThrowsAsync<LlmException>(() =>
+            Client.CompleteAsync(_stub.Endpoint() with { BaseUrl = "http://127.0.0.1:1/api/v1" }, Question, NoRetry, CancellationToken.None));
+
+        Assert.All(new[] { server, timeout, unreachable }, e => Assert.Equal(LlmErrorCode.ProviderUnavailable, e.Code));
+        Assert.Contains("server error (HTTP 500", server.Message);
+        Assert.StartsWith("Timeout:", timeout.Message);
+        Assert.StartsWith("Unreachable:", unreachable.Message);
     }
 
     [Fact]
@@ -567,7 +874,8 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
 
         var error = await Assert.ThrowsAsync<LlmException>(() => Client.CompleteAsync(ep, Question, Fast, CancellationToken.None));
 
-        Assert.Equal(LlmErrorCode.EndpointUnreachable, error.Code);
+        Assert.Equal(LlmErrorCode.ProviderBadRequest, error.Code);
+        Assert.False(error.Retryable);
         Assert.Contains("LLM_BASE_URL", error.Message);
         Assert.Empty(_stub.Requests);
     }
@@ -587,52 +895,93 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Key_check_falls_back_to_models_where_there_is_no_key_endpoint()
+    public async Task Key_check_of_another_provider_lists_its_models()
     {
-        _stub.KeyEndpointAvailable = false;
+        _stub.ModelsRequireKey = true;
 
-        var result = await Client.CheckKeyAsync(_stub.Endpoint(), CancellationToken.None);
+        var result = await Client.CheckKeyAsync(_stub.Endpoint(kind: null), CancellationToken.None);
 
         Assert.Equal("/models", result.CheckedPath);
         Assert.Equal(2, result.ModelCount);
-        Assert.Equal(["/api/v1/key", "/api/v1/models"], _stub.Requests.Select(r => r.Path));
+        var request = Assert.Single(_stub.Requests);
+        Assert.Equal("/api/v1/models", request.Path);
+        Assert.Equal("Bearer " + OpenRouterStub.ValidKey, request.Authorization);
     }
 
     [Fact]
-    public async Task Key_check_with_a_rejected_key_is_provider_unauthorized()
+    public async Task Key_check_of_openrouter_never_falls_back_to_its_public_model_list()
     {
-        _stub.EnqueueKeyError(401, OpenRouterStub.InvalidKeyMessage);
+        _stub.KeyEndpointAvailable = false;
 
         var error = await Assert.ThrowsAsync<LlmException>(() => Client.CheckKeyAsync(_stub.Endpoint(), CancellationToken.None));
 
-        Assert.Equal(LlmErrorCode.ProviderUnauthorized, error.Code);
+        Assert.Equal(LlmErrorCode.ProviderBadRequest, error.Code);
+        Assert.Equal(404, error.HttpStatus);
+        Assert.Equal(["/api/v1/key"], _stub.Requests.Select(r => r.Path));
+    }
+
+    [Fact]
+    public async Task Key_check_with_a_rejected_key_is_provider_auth_failed()
+    {
+        _stub.EnqueueKeyError(401, OpenRouterStub.InvalidKeyMessage);
+
+        var error = await Assert.ThrowsAsync<LlmException>(() =>
+            Client.CheckKeyAsync(_stub.Endpoint(tenantId: "acme", credentialLabel: "main"), CancellationToken.None));
+
+        Assert.Equal(LlmErrorCode.ProviderAuthFailed, error.Code);
+        Assert.Contains("credential 'main' of tenant 'acme'", error.Message);
         Assert.Contains("Admin → Providers → Credentials", error.Message);
         Assert.Single(_stub.Requests);
+    }
+
+    [Fact]
+    public async Task Key_check_of_another_provider_with_a_rejected_key_is_provider_auth_failed()
+    {
+        _stub.ModelsRequireKey = true;
+        _stub.EnqueueKeyError(401, "Incorrect API key provided.");
+
+        var error = await Assert.ThrowsAsync<LlmException>(() => Client.CheckKeyAsync(_stub.Endpoint(kind: null), CancellationToken.None));
+
+        Assert.Equal(LlmErrorCode.ProviderAuthFailed, error.Code);
+        Assert.Contains("Incorrect API key provided.", error.Message);
+        Assert.Equal(["/api/v1/models"], _stub.Requests.Select(r => r.Path));
     }
 
     [Fact]
     public async Task The_key_never_appears_in_messages_or_to_string()
     {
         const string key = "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";
-        var ep = _stub.Endpoint(apiKey: key, publicDomain: null);
+        var ep = _stub.Endpoint(apiKey: key, publicDomain: null, tenantId: "acme", credentialLabel: "main");
         _stub.EnqueueError(401, $"Invalid key {key} for user");
+        _stub.EnqueueError(403, $"Key {key} may not use this model");
         _stub.EnqueueError(429, "Rate limit exceeded", TimeSpan.FromSeconds(60));
         _stub.EnqueueError(402, "Insufficient credits");
+        _stub.EnqueueError(503, $"No provider for {key}");
         _stub.EnqueueErrorInBody(500, $"upstream rejected {key}");
+        _stub.EnqueueRaw(400, "text/plain", $"bad request from {key}");
 
         var errors = new List<LlmException>();
-        for (var i = 0; i < 4; i++)
+        for (var i = 0; i < 7; i++)
         {
             errors.Add(await Assert.ThrowsAsync<LlmException>(() => Client.CompleteAsync(ep, Question, NoRetry, CancellationToken.None)));
         }
 
         _stub.EnqueueStreamCutOff("partiel");
-        errors.Add(await Assert.ThrowsAsync<LlmException>(async () =>
+        _stub.EnqueueStreamError(401, $"key {key} revoked mid-stream", "partiel");
+        for (var i = 0; i < 2; i++)
         {
-            await foreach (var _ in Client.StreamAsync(ep, Question, NoRetry, CancellationToken.None))
+            errors.Add(await Assert.ThrowsAsync<LlmException>(async () =>
             {
-            }
-        }));
+                await foreach (var _ in Client.StreamAsync(ep, Question, NoRetry, CancellationToken.None))
+                {
+                }
+            }));
+        }
+
+        _stub.EnqueueKeyError(401, $"User not found for {key}");
+        errors.Add(await Assert.ThrowsAsync<LlmException>(() => Client.CheckKeyAsync(ep, CancellationToken.None)));
+        errors.Add(await Assert.ThrowsAsync<LlmException>(() =>
+            Client.CompleteAsync(ep with { ApiKey = key + "\n" }, Question, NoRetry, CancellationToken.None)));
 
         Assert.All(errors, e =>
         {
@@ -641,22 +990,54 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
             Assert.DoesNotContain(key, e.ProviderMessage ?? "");
             Assert.DoesNotContain(key[9..30], e.ToString());
         });
+        Assert.Equal(11, errors.Count);
         Assert.Contains("****9a8b", errors[0].Message);
+        Assert.Contains("****9a8b", errors[1].Message);
         Assert.DoesNotContain(key, ep.ToString());
         Assert.Contains("****9a8b", ep.ToString());
         Assert.Equal("Bearer " + key, _stub.Requests[0].Authorization);
     }
 
     [Fact]
-    public void Error_codes_are_distinct_snake_case_strings()
+    public void Error_codes_are_exactly_the_public_snake_case_codes()
     {
         var codes = Enum.GetValues<LlmErrorCode>().Select(c => c.ToCode()).ToList();
 
-        Assert.Equal(codes.Count, codes.Distinct().Count());
-        Assert.All(codes, c => Assert.Matches("^[a-z]+(_[a-z]+)*$", c));
-        Assert.Equal("provider_unauthorized", LlmErrorCode.ProviderUnauthorized.ToCode());
-        Assert.Equal("stream_cut_off", LlmErrorCode.StreamCutOff.ToCode());
-        Assert.Equal("credential_missing", LlmErrorCode.CredentialMissing.ToCode());
-        Assert.Equal("endpoint_unreachable", LlmErrorCode.EndpointUnreachable.ToCode());
+        Assert.Equal(
+            [
+                "provider_auth_failed", "provider_rate_limited", "provider_unavailable", "provider_bad_request",
+                "provider_payment_required", "stream_incomplete", "credential_missing", "credential_invalid", "credential_unreadable",
+            ],
+            codes);
+        Assert.Equal("credential_unreadable", LlmErrorCode.CredentialUnreadable.ToCode());
+    }
+
+    [Fact]
+    public void Only_rate_limits_unavailability_and_incomplete_streams_are_transient()
+    {
+        var transient = Enum.GetValues<LlmErrorCode>().Where(c => c.IsTransient()).ToList();
+
+        Assert.Equal([LlmErrorCode.ProviderRateLimited, LlmErrorCode.ProviderUnavailable, LlmErrorCode.StreamIncomplete], transient);
+        Assert.False(new LlmException(LlmErrorCode.ProviderPaymentRequired, "no credits", 402).Retryable);
+        Assert.True(new LlmException(LlmErrorCode.ProviderPaymentRequired, "budget", 402, TimeSpan.FromSeconds(5)).Retryable);
+        Assert.False(new LlmException(LlmErrorCode.ProviderAuthFailed, "bad key", 401, TimeSpan.FromSeconds(5)).Retryable);
+    }
+
+    [Fact]
+    public void Unreadable_credential_names_the_fingerprints_and_both_fixes()
+    {
+        var error = LlmException.CredentialUnreadable("acme", "main", "3f9a1c2b", ["7d2e4f60", "b81c09aa"]);
+
+        Assert.Equal(LlmErrorCode.CredentialUnreadable, error.Code);
+        Assert.Equal("credential_unreadable", error.ErrorCode);
+        Assert.False(error.Retryable);
+        Assert.Null(error.HttpStatus);
+        Assert.Contains("credential 'main' of tenant 'acme'", error.Message);
+        Assert.Contains("encrypted with the key of fingerprint 3f9a1c2b", error.Message);
+        Assert.Contains("LLM_CREDENTIALS_ENC_KEY holds fingerprints [7d2e4f60, b81c09aa]", error.Message);
+        Assert.Contains("put the old key back in LLM_CREDENTIALS_ENC_KEY (comma-separated, new key first)", error.Message);
+        Assert.Contains("`rotate-credentials-key`", error.Message);
+        Assert.Contains("re-enter the credential in Admin → Providers → Credentials", error.Message);
+        Assert.Contains("no call was sent", error.Message);
     }
 }

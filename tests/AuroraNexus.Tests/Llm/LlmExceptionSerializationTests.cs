@@ -50,4 +50,18 @@ public sealed class LlmExceptionSerializationTests
         Assert.Contains(LlmEndpoint.PublicDomainMissingWarning, e.Warnings);
         Assert.Equal(original.Warnings, e.Warnings);
     }
+
+    [Fact]
+    public void Unreadable_credential_keeps_its_code_across_a_grain_call()
+    {
+        using var services = new ServiceCollection().AddSerializer().BuildServiceProvider();
+        var original = LlmException.CredentialUnreadable("acme", "main", "3f9a1c2b", ["7d2e4f60"]);
+        var serializer = services.GetRequiredService<Serializer>();
+
+        var copy = Assert.IsType<LlmException>(serializer.Deserialize<Exception>(serializer.SerializeToArray<Exception>(original)));
+
+        Assert.Equal(LlmErrorCode.CredentialUnreadable, copy.Code);
+        Assert.Equal("credential_unreadable", copy.ErrorCode);
+        Assert.Equal(original.Message, copy.Message);
+    }
 }
