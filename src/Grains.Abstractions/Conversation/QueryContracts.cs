@@ -54,6 +54,7 @@ public sealed record QueryResult(
 [Alias("nexus.IThreadGrain")]
 public interface IThreadGrain : IGrainWithStringKey
 {
-    [Alias("Ask")]
+    /// <remarks>Longer than the tenant grain's LLM budget, so that a slow provider surfaces as its own error code.</remarks>
+    [Alias("Ask"), ResponseTimeout("00:05:00")]
     Task<QueryResult> AskAsync(QueryRequest request, CancellationToken cancellationToken = default);
 }

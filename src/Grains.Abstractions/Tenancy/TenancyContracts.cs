@@ -101,7 +101,8 @@ public interface ITenantGrain : IGrainWithStringKey
     Task<LlmRoute> GetRouteAsync(CancellationToken cancellationToken = default);
 
     /// <summary>A chat completion with the tenant's model; null when the tenant has no model (extractive answers).</summary>
-    [Alias("Complete")]
+    /// <remarks>The timeout covers the client's own budget: 3 attempts of 60 s and the waits between them.</remarks>
+    [Alias("Complete"), ResponseTimeout("00:04:00")]
     Task<LlmReply?> CompleteAsync(LlmRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>A streamed chat completion; yields nothing when the tenant has no model.</summary>
@@ -109,6 +110,6 @@ public interface ITenantGrain : IGrainWithStringKey
     IAsyncEnumerable<LlmDelta> StreamAsync(LlmRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>One cheap authenticated call with the stored credential, recorded on it.</summary>
-    [Alias("TestCredential")]
+    [Alias("TestCredential"), ResponseTimeout("00:01:00")]
     Task<CredentialTestResult> TestCredentialAsync(Guid credentialId, CancellationToken cancellationToken = default);
 }

@@ -113,8 +113,8 @@ public sealed class NexusHealth(
         return seeded.Count == 0
             ? new("ok", "no admin uses the seeded default password", Required: false)
             : new("degraded",
-                $"admin password is still the default for {string.Join(", ", seeded)}: it was seeded from ADMIN_DEFAULT_PASSWORD (or printed at first start). " +
-                "Change it with POST /api/auth/password; changing ADMIN_DEFAULT_PASSWORD afterwards has no effect, the database decides.",
+                $"admin password is still the default for {seeded.Count} admin account(s): it was seeded from ADMIN_DEFAULT_PASSWORD (or printed at first start). " +
+                "Log in and change it with POST /api/auth/password; changing ADMIN_DEFAULT_PASSWORD afterwards has no effect, the database decides.",
                 Required: false);
     }
 }
