@@ -49,31 +49,56 @@ public static class OpsCommands
     }
 
     /// <summary>
-    /// Re-encrypts every credential with the first key of LLM_CREDENTIALS_ENC_KEY. The flow: put the new key first and
-    /// keep the old one after it, restart, run this, then drop the old key. Running silos pick the change up on their
-    /// next cache load; nothing they hold in memory changes, since the plaintext keys are the same.
+    /// Re-encrypts every credential with the first key of LLM_CREDENTIALS_ENC_KEY. With the variable set (cluster): put
+    /// the new key first and keep the old one after it on every process, restart them, run this, then drop the old key.
+    /// Single node with the key kept in the data directory: this generates the new key itself and replaces the file, the
+    /// old key staying in it until every credential has moved.
     /// </summary>
     private static async Task<int> RotateAsync(NexusSettings settings, NexusDatabase db, CancellationToken ct)
     {
-        var vault = new CredentialVault(settings, new LlmCatalogRepository(db.DataSource));
-        var report = await vault.RotateAsync(null, ct);
+        var catalog = new LlmCatalogRepository(db.DataSource);
+        var keys = settings.CredentialKeys;
+        FernetKey? fresh = null;
+        if (settings.CredentialKeyFile is { } file)
+        {
+            // Crash-safe order: the file holds new and old keys while tokens move, so every token stays readable.
+            fresh = FernetKey.Generate();
+            var old = File.ReadAllText(file).Trim();
+            NexusSettings.WriteSecretFile(file, fresh.Encode() + "," + old);
+            keys = FernetKeyRing.Parse(File.ReadAllText(file));
+            Console.WriteLine($"new key {fresh.Fingerprint} generated in {file} (the previous keys stay there until every credential has moved)");
+        }
+
+        var report = await new CredentialVault(keys, catalog).RotateAsync(null, ct);
         Console.WriteLine(
             $"credentials: {report.Total} total, {report.Rotated} re-encrypted with {report.PrimaryFingerprint}, " +
-            $"{report.AlreadyCurrent} already current, {report.Unreadable} unreadable, {report.Changed} changed meanwhile (run again)");
+            $"{report.AlreadyCurrent} already current, {report.Unreadable} unreadable" +
+            (report.Changed > 0 ? $", {report.Changed} changed by an admin meanwhile (run the command again)" : ""));
         if (report.Unreadable > 0)
         {
             Console.Error.WriteLine(
-                $"{report.Unreadable} credential(s) could not be decrypted by any configured key ({string.Join(", ", settings.CredentialKeys.Fingerprints)}): " +
-                "add the key that made them to LLM_CREDENTIALS_ENC_KEY (after the new one) and run again, or re-enter them in Admin → Providers → Credentials.");
+                $"{report.Unreadable} credential(s) were encrypted with key(s) {string.Join(", ", report.UnreadableFingerprints)}, which " +
+                $"LLM_CREDENTIALS_ENC_KEY does not hold (it holds {string.Join(", ", keys.Fingerprints)}): add that key after the new one and " +
+                "run again, or re-enter those credentials in Admin → Providers → Credentials (PUT /api/admin/providers/credentials/{id}).");
             return 1;
         }
 
-        if (report.Rotated + report.AlreadyCurrent == report.Total && settings.CredentialKeys.Fingerprints.Count > 1)
+        if (report.Changed > 0)
+        {
+            return 1;
+        }
+
+        if (settings.CredentialKeyFile is { } done && fresh is not null)
+        {
+            NexusSettings.WriteSecretFile(done, fresh.Encode());
+            Console.WriteLine($"every credential uses {keys.PrimaryFingerprint}; the old keys were removed from {done}. Start the app as usual.");
+        }
+        else if (keys.Fingerprints.Count > 1)
         {
             Console.WriteLine("every credential uses the first key: the other keys can now be removed from LLM_CREDENTIALS_ENC_KEY.");
         }
 
-        return report.Changed > 0 ? 1 : 0;
+        return 0;
     }
 
     /// <summary>NEXUS_BIND_ADDRESS (0.0.0.0 in containers); loopback by default so that nothing is exposed by accident.</summary>

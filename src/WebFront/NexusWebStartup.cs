@@ -50,6 +50,7 @@ public static class NexusWebHosting
         builder.Services.AddNexusData(settings, startup.Database.DataSource);
         builder.Services.AddSingleton<NexusHealth>();
         builder.Services.AddSingleton(new TokenService(settings.JwtSecret));
+        builder.Services.AddSingleton(new LoginThrottle(TimeProvider.System));
         if (startup.SingleNode)
         {
             builder.UseOrleans(silo => silo.AddNexusSilo(settings, startup.Database, singleNode: true));

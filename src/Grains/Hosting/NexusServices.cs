@@ -21,7 +21,8 @@ public static class NexusServices
         services.AddSingleton<SettingsRepository>();
         services.AddSingleton<UserRepository>();
         services.AddSingleton<LlmCatalogRepository>();
-        services.AddSingleton<AuroraNexus.Grains.Tenancy.CredentialVault>();
+        services.AddSingleton(sp => new AuroraNexus.Grains.Tenancy.CredentialVault(
+            sp.GetRequiredService<NexusSettings>().CredentialKeys, sp.GetRequiredService<LlmCatalogRepository>()));
         return services;
     }
 

@@ -36,8 +36,11 @@ public sealed class NexusSettings
     /// <summary>GATEWAY_INTERNAL_SECRET: what ops present to the silo's internal LLM endpoint.</summary>
     public required string GatewaySecret { get; init; }
 
-    /// <summary>Secrets generated (or read back) from the data directory, as "VARIABLE: path", for the start-up log.</summary>
+    /// <summary>Secrets kept in the data directory (generated now or at an earlier start), as "VARIABLE: path (...)", for the log.</summary>
     public IReadOnlyList<string> GeneratedSecrets { get; init; } = [];
+
+    /// <summary>Where LLM_CREDENTIALS_ENC_KEY is kept when it is not set (single node); null when it comes from the environment.</summary>
+    public string? CredentialKeyFile { get; init; }
     public required string AdminEmail { get; init; }
     public string? AdminDefaultPassword { get; init; }
     public string? OpenRouterApiKey { get; init; }
@@ -82,6 +85,7 @@ public sealed class NexusSettings
             JwtSecret = jwt,
             GatewaySecret = gateway,
             CredentialKeys = FernetKeyRing.Parse(keyText),
+            CredentialKeyFile = config["LLM_CREDENTIALS_ENC_KEY"] is null ? SecretPath(dataDir, "LLM_CREDENTIALS_ENC_KEY") : null,
             GeneratedSecrets = generated,
             AdminEmail = Value(config, "ADMIN_EMAIL") ?? "admin@nexus.local",
             AdminDefaultPassword = Value(config, "ADMIN_DEFAULT_PASSWORD"),
@@ -143,7 +147,7 @@ public sealed class NexusSettings
     {
         foreach (var line in GeneratedSecrets)
         {
-            logger.LogInformation("Secret generated for single-node mode (kept, reused at every start; back it up with the data): {Where}", line);
+            logger.LogInformation("Single-node secret kept in the data directory (back it up with the data): {Where}", line);
         }
 
         if (CredentialKeys.Fingerprints.Count > 1)
@@ -203,7 +207,8 @@ public sealed class NexusSettings
                     $"is not set; in cluster mode every silo and WebFront must share the same value, so nothing is generated: {howTo}");
             }
 
-            var path = Path.Combine(dataDir, "secrets", name.ToLowerInvariant());
+            var path = SecretPath(dataDir, name);
+            var existed = File.Exists(path);
             var value = GeneratedSecret(path, generate);
             var problem = check(value);
             if (problem is not null)
@@ -211,7 +216,7 @@ public sealed class NexusSettings
                 throw new NexusConfigurationException(name, $"the value kept in {path} is unusable ({problem}); delete the file to generate a new one");
             }
 
-            generated.Add($"{name}: {path}");
+            generated.Add($"{name}: {path} ({(existed ? "kept from an earlier start" : "generated now")})");
             return value;
         }
 
@@ -229,6 +234,22 @@ public sealed class NexusSettings
 
         var error = check(trimmed);
         return error is null ? trimmed : throw new NexusConfigurationException(name, $"{error}; {howTo}");
+    }
+
+    public static string SecretPath(string dataDir, string name) => Path.Combine(dataDir, "secrets", name.ToLowerInvariant());
+
+    /// <summary>Replaces a kept secret atomically (write aside, then rename), readable by the owner only.</summary>
+    public static void WriteSecretFile(string path, string value)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, value);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        File.Move(temp, path, overwrite: true);
     }
 
     private static string GeneratedSecret(string path, Func<string> generate)

@@ -9,10 +9,13 @@ public sealed record CredentialView(
     IReadOnlyList<string> ConfiguredFingerprints, string? Problem, string? LastTestStatus, string? LastTestMessage,
     DateTimeOffset? LastTestedAt, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 
-public sealed record RotationReport(int Total, int Rotated, int AlreadyCurrent, int Unreadable, int Changed, string PrimaryFingerprint);
+/// <param name="UnreadableFingerprints">The key fingerprints recorded on the credentials no configured key could read.</param>
+public sealed record RotationReport(
+    int Total, int Rotated, int AlreadyCurrent, int Unreadable, int Changed, string PrimaryFingerprint,
+    IReadOnlyList<string> UnreadableFingerprints);
 
 /// <summary>Encrypts credentials with LLM_CREDENTIALS_ENC_KEY, describes them without revealing them, and rotates keys.</summary>
-public sealed class CredentialVault(NexusSettings settings, LlmCatalogRepository catalog)
+public sealed class CredentialVault(FernetKeyRing keys, LlmCatalogRepository catalog)
 {
     /// <summary>Trims the key as pasted and rejects what cannot be a key; returns the problem, or null when usable.</summary>
     public static string? Validate(string? apiKey, out string trimmed)
@@ -39,13 +42,12 @@ public sealed class CredentialVault(NexusSettings settings, LlmCatalogRepository
 
     public (string Token, string Fingerprint, string Hint) Seal(string apiKey)
     {
-        var (token, fingerprint) = settings.CredentialKeys.Encrypt(apiKey);
+        var (token, fingerprint) = keys.Encrypt(apiKey);
         return (token, fingerprint, apiKey.Length >= 12 ? apiKey[^4..] : "");
     }
 
     public CredentialView Describe(CredentialRow row, string providerName)
     {
-        var keys = settings.CredentialKeys;
         var readable = keys.TryDecrypt(row.Token, row.KeyFingerprint, out _, out _);
         string? problem = null;
         if (!readable)
@@ -65,8 +67,8 @@ public sealed class CredentialVault(NexusSettings settings, LlmCatalogRepository
     /// <summary>Re-encrypts every credential that is not yet under the first key; unreadable ones are counted, not touched.</summary>
     public async Task<RotationReport> RotateAsync(Func<string, Task>? onTenantChanged, CancellationToken ct)
     {
-        var keys = settings.CredentialKeys;
         int rotated = 0, current = 0, unreadable = 0, changed = 0;
+        var needed = new SortedSet<string>(StringComparer.Ordinal);
         var tokens = await catalog.ListAllTokensAsync(ct);
         var touched = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (id, tenant, token, fingerprint) in tokens)
@@ -74,6 +76,7 @@ public sealed class CredentialVault(NexusSettings settings, LlmCatalogRepository
             if (!keys.TryDecrypt(token, fingerprint, out var plaintext, out var used))
             {
                 unreadable++;
+                needed.Add(fingerprint);
                 continue;
             }
 
@@ -103,6 +106,6 @@ public sealed class CredentialVault(NexusSettings settings, LlmCatalogRepository
             }
         }
 
-        return new RotationReport(tokens.Count, rotated, current, unreadable, changed, keys.PrimaryFingerprint);
+        return new RotationReport(tokens.Count, rotated, current, unreadable, changed, keys.PrimaryFingerprint, [.. needed]);
     }
 }

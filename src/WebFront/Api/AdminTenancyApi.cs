@@ -182,6 +182,20 @@ public static partial class AdminTenancyApi
                 ? TypedResults.Ok((await repo.ListTenantsAsync(ct)).Select(t => new TenantBody(t.Id, t.Name, t.CreatedAt)).ToImmutableArray())
                 : PlatformOnly());
 
+        tenants.MapGet("/{id}", static async Task<Results<Ok<TenantBody>, ProblemHttpResult>> (
+            string id, HttpContext http, UserRepository repo, CancellationToken ct) =>
+        {
+            if (!IsPlatformAdmin(http))
+            {
+                return PlatformOnly();
+            }
+
+            var tenant = (await repo.ListTenantsAsync(ct)).FirstOrDefault(t => t.Id == id);
+            return tenant is null
+                ? Problems.Create(404, "tenant_not_found", $"No tenant '{id}'.")
+                : TypedResults.Ok(new TenantBody(tenant.Id, tenant.Name, tenant.CreatedAt));
+        });
+
         tenants.MapPost("", static async Task<Results<Created<CreatedTenantBody>, ProblemHttpResult>> (
             CreateTenantBody? body, HttpContext http, UserRepository repo, CancellationToken ct) =>
         {

@@ -11,20 +11,29 @@ public static class AuthApi
 {
     public static void MapAuthApi(this WebApplication app) =>
         app.MapPost("/api/auth/login", static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> (
-            LoginRequest? body, UserRepository users, TokenService tokens, CancellationToken ct) =>
+            LoginRequest? body, UserRepository users, TokenService tokens, LoginThrottle throttle, HttpContext http, CancellationToken ct) =>
         {
             if (body is null || string.IsNullOrWhiteSpace(body.Email) || string.IsNullOrEmpty(body.Password))
             {
                 return Problems.Create(400, "credentials_required", "Send {\"email\": ..., \"password\": ...}.");
             }
 
+            if (throttle.RetryAfter(body.Email) is { } wait)
+            {
+                http.Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return Problems.Create(429, "too_many_attempts",
+                    $"{LoginThrottle.MaxFailures} wrong passwords for this email in the last {LoginThrottle.Window.TotalMinutes:0} minutes; retry in {Math.Ceiling(wait.TotalSeconds):0} s.");
+            }
+
             var user = await users.VerifyAsync(body.Email, body.Password, ct);
             if (user is null)
             {
+                throttle.Failed(body.Email);
                 return Problems.Create(401, "invalid_credentials",
                     "Email or password is wrong. The admin password is the one stored in the database: ADMIN_DEFAULT_PASSWORD only seeds the admin on first start.");
             }
 
+            throttle.Succeeded(body.Email);
             var token = tokens.Issue(user.Id, user.TenantId, user.Role, user.Email);
             return TypedResults.Ok(new LoginResponse(token, "Bearer", (int)TokenService.Lifetime.TotalSeconds));
         }).AllowAnonymous();

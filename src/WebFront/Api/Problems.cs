@@ -78,6 +78,18 @@ public static class Problems
         _ => 502,
     };
 
+    /// <summary>The problem for a failed LLM call, with Retry-After when the provider said when to come back.</summary>
+    public static ProblemHttpResult FromLlm(HttpContext http, LlmException error)
+    {
+        var status = StatusOf(error.Code);
+        if (RetryAfterSeconds(error, status) is { } seconds)
+        {
+            http.Response.Headers.RetryAfter = seconds;
+        }
+
+        return Create(status, error.ErrorCode, error.Message);
+    }
+
     /// <summary>The Retry-After header value (whole seconds, rounded up) for a 429 or 503 whose provider said when to come back.</summary>
     public static string? RetryAfterSeconds(Exception? error, int status) =>
         error is LlmException { RetryAfter: { } wait } && status is 429 or 503

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.Json;
 using AuroraNexus.Grains.Conversation;
+using AuroraNexus.Grains.Llm;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AuroraNexus.WebFront.Api;
@@ -18,13 +19,13 @@ public sealed record QueryResponse(
     ImmutableArray<SectionRef>? Choices, ImmutableArray<CitationBody> Citations, string? Model, long LatencyMs,
     string RetrievalQuery, string SuiviStatus);
 
-public static class QueryApi
+public static partial class QueryApi
 {
     public const int MaxQuestionLength = 4000;
 
     public static void MapQueryApi(this WebApplication app) =>
         app.MapPost("/api/query", static async Task<Results<Ok<QueryResponse>, EmptyHttpResult, ProblemHttpResult>> (
-            QueryBody? body, HttpContext http, IGrainFactory grains, CancellationToken ct) =>
+            QueryBody? body, HttpContext http, IGrainFactory grains, ILoggerFactory logs, CancellationToken ct) =>
         {
             var caller = Caller.From(http.User);
             var question = body?.Question?.Trim();
@@ -56,8 +57,18 @@ public static class QueryApi
             }
 
             var key = new ThreadKey(caller.TenantId, body.CallerApp!.Trim(), caller.UserId, threadId);
-            var result = await grains.GetGrain<IThreadGrain>(key.ToString())
-                .AskAsync(new QueryRequest(question, body.Options?.TopK, Guid.NewGuid()), ct);
+            QueryResult result;
+            try
+            {
+                result = await grains.GetGrain<IThreadGrain>(key.ToString())
+                    .AskAsync(new QueryRequest(question, body.Options?.TopK, Guid.NewGuid()), ct);
+            }
+            catch (LlmException ex)
+            {
+                // An expected outcome with a stable code, not a crash: one warning line, no stack trace.
+                LogLlmFailure(logs.CreateLogger("AuroraNexus.Query"), caller.TenantId, ex.ErrorCode, ex.Message);
+                return Problems.FromLlm(http, ex);
+            }
             var response = ToResponse(result);
             if (WantsEventStream(http))
             {
@@ -94,4 +105,7 @@ public static class QueryApi
             await http.Response.Body.FlushAsync(ct);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Query of tenant {Tenant} failed with {Code}: {Detail}")]
+    private static partial void LogLlmFailure(ILogger logger, string tenant, string code, string detail);
 }

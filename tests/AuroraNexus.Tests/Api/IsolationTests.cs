@@ -156,4 +156,21 @@ public sealed class IsolationTests(TenancyFixture fx)
         var listed = (await tenant.Admin.GetFromJsonAsync<JsonArray>("/api/admin/caller-apps"))!;
         Assert.Contains(listed, x => x!["name"]!.GetValue<string>() == "intranet");
     }
+
+    [Fact]
+    public async Task Repeated_wrong_passwords_for_one_email_are_throttled_and_other_accounts_are_not()
+    {
+        var tenant = await fx.CreateTenantAsync("throttle");
+        using var anonymous = fx.App.Anonymous();
+        for (var i = 0; i < 10; i++)
+        {
+            var wrong = await anonymous.PostAsJsonAsync("/api/auth/login", new { email = tenant.Email, password = "wrong-password-" + i });
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+
+        var refused = await anonymous.PostAsJsonAsync("/api/auth/login", new { email = " " + tenant.Email.ToUpperInvariant(), password = tenant.Password });
+        await ByokTests.AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, "too_many_attempts");
+        Assert.NotNull(refused.Headers.RetryAfter);
+        using var other = await fx.App.LoginAsync(); // the platform admin is not affected
+    }
 }

@@ -32,7 +32,7 @@ public sealed class RotationTests(TenancyFixture fx)
             {
                 var users = new UserRepository(db);
                 var catalog = new LlmCatalogRepository(db);
-                var vault = new CredentialVault(before, catalog);
+                var vault = new CredentialVault(before.CredentialKeys, catalog);
                 foreach (var tenant in new[] { "r-one", "r-two", "r-three" })
                 {
                     await users.EnsureTenantAsync(tenant, tenant, CancellationToken.None);
@@ -82,9 +82,54 @@ public sealed class RotationTests(TenancyFixture fx)
                     Assert.Equal(newKey.Fingerprint, fp);
                     Assert.True(after.CredentialKeys.TryDecrypt(token, fp, out var secret, out _));
                     Assert.Equal(plain[tenant], secret);
-                    Assert.Equal("readable", new CredentialVault(after, catalog).Describe(
+                    Assert.Equal("readable", new CredentialVault(after.CredentialKeys, catalog).Describe(
                         (await catalog.GetCredentialAsync(tenant, id, CancellationToken.None))!, "openrouter").Status);
                 }
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(dataDir))
+            {
+                Directory.Delete(dataDir, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task On_a_single_node_the_command_makes_the_new_key_itself_and_the_app_reads_everything_at_next_start()
+    {
+        var connection = await fx.Postgres.CreateDatabaseAsync("rotate_single");
+        var dataDir = Path.Combine(Path.GetTempPath(), "nexus-rotate-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            NexusSettings SingleNode() => NexusSettings.Load(new ConfigurationBuilder().AddInMemoryCollection(
+                new Dictionary<string, string?> { ["DATABASE_URL"] = connection, ["NEXUS_DATA_DIR"] = dataDir }).Build(), singleNode: true);
+            var before = SingleNode();
+            Assert.NotNull(before.CredentialKeyFile);
+            Assert.Equal(0, await RunAsync("migrate", before));
+            await using (var db = NpgsqlDataSource.Create(connection))
+            {
+                await new UserRepository(db).EnsureTenantAsync("solo", "solo", CancellationToken.None);
+                var catalog = new LlmCatalogRepository(db);
+                var provider = (await catalog.ListProvidersAsync("solo", CancellationToken.None)).Single();
+                var (token, fp, hint) = new CredentialVault(before.CredentialKeys, catalog).Seal("sk-or-v1-solo-0123456789abcdef0123456789");
+                await catalog.CreateCredentialAsync("solo", provider.Id, "main", token, fp, hint, CancellationToken.None);
+            }
+
+            var (code, output) = await CaptureAsync("rotate-credentials-key", before);
+            Assert.True(code == 0, output);
+            Assert.Contains("1 re-encrypted", output);
+
+            var after = SingleNode();
+            Assert.Single(after.CredentialKeys.Fingerprints);
+            Assert.NotEqual(before.CredentialKeys.PrimaryFingerprint, after.CredentialKeys.PrimaryFingerprint);
+            await using (var db = NpgsqlDataSource.Create(connection))
+            {
+                var (_, _, token, fp) = (await new LlmCatalogRepository(db).ListAllTokensAsync(CancellationToken.None)).Single();
+                Assert.Equal(after.CredentialKeys.PrimaryFingerprint, fp);
+                Assert.True(after.CredentialKeys.TryDecrypt(token, fp, out var secret, out _));
+                Assert.Equal("sk-or-v1-solo-0123456789abcdef0123456789", secret);
             }
         }
         finally

@@ -48,7 +48,9 @@ public sealed class SecretSettingsTests : IDisposable
             }
         }
 
+        Assert.All(first.GeneratedSecrets, line => Assert.EndsWith("(generated now)", line));
         var second = Load(singleNode: true);
+        Assert.All(second.GeneratedSecrets, line => Assert.EndsWith("(kept from an earlier start)", line));
         Assert.Equal(first.JwtSecret, second.JwtSecret);
         Assert.Equal(first.GatewaySecret, second.GatewaySecret);
         Assert.Equal(first.CredentialKeys.PrimaryFingerprint, second.CredentialKeys.PrimaryFingerprint);

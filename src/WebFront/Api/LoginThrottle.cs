@@ -1,0 +1,68 @@
+using System.Collections.Concurrent;
+
+namespace AuroraNexus.WebFront.Api;
+
+/// <summary>
+/// Slows password guessing: after <see cref="MaxFailures"/> failed logins for one email within <see cref="Window"/>,
+/// further attempts for it are refused until the window has passed. Kept per WebFront process.
+/// </summary>
+public sealed class LoginThrottle(TimeProvider clock)
+{
+    public const int MaxFailures = 10;
+    public static readonly TimeSpan Window = TimeSpan.FromMinutes(5);
+
+    private readonly ConcurrentDictionary<string, Failures> _failures = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <returns>How long the caller must wait, or null when it may try.</returns>
+    public TimeSpan? RetryAfter(string email)
+    {
+        if (!_failures.TryGetValue(Key(email), out var f))
+        {
+            return null;
+        }
+
+        lock (f)
+        {
+            var left = f.Since + Window - clock.GetUtcNow();
+            return f.Count >= MaxFailures && left > TimeSpan.Zero ? left : null;
+        }
+    }
+
+    public void Failed(string email)
+    {
+        var now = clock.GetUtcNow();
+        var f = _failures.GetOrAdd(Key(email), _ => new Failures { Since = now });
+        lock (f)
+        {
+            if (now - f.Since > Window)
+            {
+                f.Since = now;
+                f.Count = 0;
+            }
+
+            f.Count++;
+        }
+
+        if (_failures.Count > 10_000)
+        {
+            foreach (var (key, old) in _failures)
+            {
+                if (now - old.Since > Window)
+                {
+                    _failures.TryRemove(key, out _);
+                }
+            }
+        }
+    }
+
+    public void Succeeded(string email) => _failures.TryRemove(Key(email), out _);
+
+    private static string Key(string email) => email.Trim();
+
+    private sealed class Failures
+    {
+        public DateTimeOffset Since { get; set; }
+
+        public int Count { get; set; }
+    }
+}
