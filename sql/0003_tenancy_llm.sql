@@ -2,6 +2,8 @@
 -- Credentials hold Fernet tokens only; key_fingerprint names the LLM_CREDENTIALS_ENC_KEY entry that made each token.
 
 ALTER TABLE users ADD COLUMN IF NOT EXISTS password_changed_at timestamptz;
+-- Bumped by every password or role change: access tokens carry it, so older tokens stop working at once.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS security_stamp integer NOT NULL DEFAULT 0;
 
 CREATE TABLE IF NOT EXISTS llm_providers (
     id          uuid NOT NULL,
@@ -12,9 +14,10 @@ CREATE TABLE IF NOT EXISTS llm_providers (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (id),
-    UNIQUE (tenant_id, id),
-    UNIQUE (tenant_id, name)
+    UNIQUE (tenant_id, id)
 );
+-- "OpenRouter" and "openrouter" are one provider.
+CREATE UNIQUE INDEX IF NOT EXISTS llm_providers_name ON llm_providers (tenant_id, lower(name));
 
 -- Composite foreign keys: a model or credential can only point at a provider of its own tenant.
 CREATE TABLE IF NOT EXISTS llm_models (

@@ -60,30 +60,14 @@ public static class InternalGateway
             body = null;
         }
 
-        if (body?["messages"] is not JsonArray rawMessages || rawMessages.Count == 0)
+        var (request, stream, problem) = Parse(body);
+        if (request is null)
         {
-            await Error(http, 400, "bad_request", "Send an OpenAI chat body: {\"messages\": [{\"role\": \"user\", \"content\": \"...\"}]}.");
+            await Error(http, 400, "bad_request", problem!);
             return;
         }
 
-        var messages = ImmutableArray.CreateBuilder<LlmMessage>();
-        foreach (var m in rawMessages)
-        {
-            var role = m?["role"]?.GetValue<string>();
-            var content = m?["content"]?.GetValue<string>();
-            if (role is not ("system" or "user" or "assistant") || content is null)
-            {
-                await Error(http, 400, "bad_request", "Each message needs a role (system, user or assistant) and a string content.");
-                return;
-            }
-
-            messages.Add(new LlmMessage(role, content));
-        }
-
-        var request = new LlmRequest(messages.ToImmutable(), Number(body["temperature"]) ?? 0.2,
-            (int?)Number(body["max_tokens"]), body["model"]?.GetValue<string>());
         var grain = grains.GetGrain<ITenantGrain>(tenant);
-        var stream = body["stream"]?.GetValue<bool>() == true;
         try
         {
             if (stream)
@@ -208,8 +192,93 @@ public static class InternalGateway
         _ => 502,
     };
 
-    private static double? Number(JsonNode? node) =>
-        node is JsonValue v && v.TryGetValue<double>(out var d) ? d : null;
+    /// <summary>Reads an OpenAI chat body strictly: every field of the wrong type or out of range is a 400, never a guess.</summary>
+    public static (LlmRequest? Request, bool Stream, string? Problem) Parse(JsonNode? body)
+    {
+        const string shape = "Send an OpenAI chat body: {\"messages\": [{\"role\": \"user\", \"content\": \"...\"}], \"model\"?, \"temperature\"?, \"max_tokens\"?, \"stream\"?}.";
+        if (body is not JsonObject obj || obj["messages"] is not JsonArray raw || raw.Count == 0)
+        {
+            return (null, false, shape);
+        }
+
+        var messages = ImmutableArray.CreateBuilder<LlmMessage>(raw.Count);
+        foreach (var m in raw)
+        {
+            if (m is not JsonObject message || Text(message["role"]) is not ("system" or "user" or "assistant") ||
+                Content(message["content"]) is not { } content)
+            {
+                return (null, false, "Each message needs a role (system, user or assistant) and a content: a string, or an array of {\"type\": \"text\", \"text\": \"...\"} parts.");
+            }
+
+            messages.Add(new LlmMessage(Text(message["role"])!, content));
+        }
+
+        if (obj["model"] is { } model && (Text(model) is not { Length: > 0 and <= 200 }))
+        {
+            return (null, false, "model must be a non-empty string (the provider's model id).");
+        }
+
+        double? temperature = null;
+        if (obj["temperature"] is { } t)
+        {
+            if (t is not JsonValue tv || !tv.TryGetValue<double>(out var tn) || tn is < 0 or > 2)
+            {
+                return (null, false, "temperature must be a number between 0 and 2.");
+            }
+
+            temperature = tn;
+        }
+
+        int? maxTokens = null;
+        if (obj["max_tokens"] is { } mt)
+        {
+            if (mt is not JsonValue mv || !mv.TryGetValue<int>(out var mn) || mn is < 1 or > 1_000_000)
+            {
+                return (null, false, "max_tokens must be a whole number between 1 and 1000000.");
+            }
+
+            maxTokens = mn;
+        }
+
+        var stream = false;
+        if (obj["stream"] is { } st)
+        {
+            if (st is not JsonValue sv || !sv.TryGetValue<bool>(out stream))
+            {
+                return (null, false, "stream must be true or false.");
+            }
+        }
+
+        return (new LlmRequest(messages.ToImmutable(), temperature ?? 0.2, maxTokens, Text(obj["model"])), stream, null);
+    }
+
+    private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+
+    private static string? Content(JsonNode? node)
+    {
+        if (Text(node) is { } text)
+        {
+            return text;
+        }
+
+        if (node is not JsonArray parts || parts.Count == 0)
+        {
+            return null;
+        }
+
+        var builder = new StringBuilder();
+        foreach (var part in parts)
+        {
+            if (part is not JsonObject p || Text(p["type"]) != "text" || Text(p["text"]) is not { } piece)
+            {
+                return null;
+            }
+
+            builder.Append(piece);
+        }
+
+        return builder.ToString();
+    }
 
     private static Task Error(HttpContext http, int status, string code, string message)
     {

@@ -81,22 +81,39 @@ public static class NexusWebHosting
                 };
                 o.Events = new JwtBearerEvents
                 {
-                    OnTokenValidated = context =>
+                    OnTokenValidated = async context =>
                     {
                         // Every tenant-owned read is keyed by this claim: a token without it is not a valid token here.
-                        if (string.IsNullOrEmpty(context.Principal?.FindFirst("tid")?.Value) || string.IsNullOrEmpty(context.Principal?.FindFirst("sub")?.Value))
+                        var tenant = context.Principal?.FindFirst("tid")?.Value;
+                        var subject = context.Principal?.FindFirst("sub")?.Value;
+                        if (string.IsNullOrEmpty(tenant) || string.IsNullOrEmpty(subject))
                         {
                             context.Fail("the token carries no tenant (tid) or subject (sub) claim");
+                            return;
                         }
 
-                        return Task.CompletedTask;
+                        // The signature is not enough: the user must still exist in that tenant with that role, and no
+                        // password or role change may have happened since the token was issued.
+                        var users = context.HttpContext.RequestServices.GetRequiredService<AuroraNexus.Grains.Storage.UserRepository>();
+                        var session = Guid.TryParse(subject, out var userId)
+                            ? await users.GetSessionAsync(userId, context.HttpContext.RequestAborted)
+                            : null;
+                        if (session is not { } s || s.TenantId != tenant || s.Role != context.Principal!.FindFirst("role")?.Value ||
+                            context.Principal.FindFirst(TokenService.StampClaim)?.Value != s.SecurityStamp.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                        {
+                            context.Fail("the session ended: the user was deleted, or their password or role changed");
+                        }
                     },
                     OnChallenge = async context =>
                     {
                         context.HandleResponse();
-                        var (code, detail) = context.AuthenticateFailure is null
-                            ? ("unauthorized", "Send `Authorization: Bearer <access_token>` obtained from POST /api/auth/login.")
-                            : ("invalid_token", "The bearer token is invalid or expired; log in again with POST /api/auth/login.");
+                        var (code, detail) = context.AuthenticateFailure switch
+                        {
+                            null => ("unauthorized", "Send `Authorization: Bearer <access_token>` obtained from POST /api/auth/login."),
+                            { Message: var m } when m.StartsWith("the session ended", StringComparison.Ordinal) =>
+                                ("invalid_token", $"The bearer token is no longer valid: {m}. Log in again with POST /api/auth/login."),
+                            _ => ("invalid_token", "The bearer token is invalid or expired; log in again with POST /api/auth/login."),
+                        };
                         await Problems.Write(context.HttpContext, StatusCodes.Status401Unauthorized, code, detail);
                     },
                     OnForbidden = context => Problems.Write(context.HttpContext, StatusCodes.Status403Forbidden, "forbidden",

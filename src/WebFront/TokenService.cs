@@ -5,7 +5,10 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace AuroraNexus.WebFront;
 
-/// <summary>Issues the API's HS256 access tokens: <c>sub</c> (user id), <c>tid</c> (tenant), <c>role</c>.</summary>
+/// <summary>
+/// Issues the API's HS256 access tokens: <c>sub</c> (user id), <c>tid</c> (tenant), <c>role</c>, and <c>stamp</c>, the
+/// user's security stamp, checked on every request so that a password or role change or a deletion ends the session.
+/// </summary>
 public sealed class TokenService(string secret)
 {
     public const string Issuer = "aurora-nexus";
@@ -15,7 +18,9 @@ public sealed class TokenService(string secret)
     private readonly SigningCredentials _signing = new(
         new SymmetricSecurityKey(Encoding.UTF8.GetBytes(secret)), SecurityAlgorithms.HmacSha256);
 
-    public string Issue(Guid userId, string tenantId, string role, string email)
+    public const string StampClaim = "stamp";
+
+    public string Issue(Guid userId, string tenantId, string role, string email, int securityStamp)
     {
         var handler = new JsonWebTokenHandler();
         return handler.CreateToken(new SecurityTokenDescriptor
@@ -30,6 +35,7 @@ public sealed class TokenService(string secret)
                 new Claim("tid", tenantId),
                 new Claim("role", role),
                 new Claim("email", email),
+                new Claim(StampClaim, securityStamp.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ]),
         });
     }

@@ -52,6 +52,9 @@ public sealed class NexusSettings
     public string? PublicDomain { get; init; }
     public long MaxUploadBytes { get; init; }
 
+    /// <summary>NEXUS_ALLOW_PRIVATE_LLM_URLS: tenant providers may point at loopback or private addresses (off by default).</summary>
+    public bool AllowPrivateLlmUrls { get; init; }
+
     public string ObjectsDirectory => Path.Combine(DataDirectory, "objects");
     public string PostgresDirectory => Path.Combine(DataDirectory, "pg");
 
@@ -95,6 +98,7 @@ public sealed class NexusSettings
             LlmModel = Value(config, "LLM_MODEL") ?? "openai/gpt-4o-mini",
             PublicDomain = Value(config, "PUBLIC_DOMAIN"),
             MaxUploadBytes = Long(config, "NEXUS_MAX_UPLOAD_BYTES", 50L * 1024 * 1024),
+            AllowPrivateLlmUrls = Bool(config, EndpointGuard.AllowVariable),
         };
     }
 
@@ -128,6 +132,13 @@ public sealed class NexusSettings
             ? port
             : throw new NexusConfigurationException(name, $"'{v}' is not a TCP port (1-65535); default is {fallback}");
     }
+
+    private static bool Bool(IConfiguration config, string name) => Value(config, name)?.ToLowerInvariant() switch
+    {
+        null or "false" or "0" or "no" => false,
+        "true" or "1" or "yes" => true,
+        var v => throw new NexusConfigurationException(name, $"'{v}' is not true or false"),
+    };
 
     private static long Long(IConfiguration config, string name, long fallback)
     {

@@ -31,7 +31,7 @@ public sealed class LlmCatalogRepository(NpgsqlDataSource db)
         await using var cmd = db.CreateCommand(
             """
             INSERT INTO llm_providers (id, tenant_id, name, kind, base_url) VALUES (@id, @t, @n, 'openrouter', @u)
-            ON CONFLICT (tenant_id, name) DO NOTHING
+            ON CONFLICT (tenant_id, lower(name)) DO NOTHING
             """);
         cmd.Parameters.AddWithValue("id", Guid.NewGuid());
         cmd.Parameters.AddWithValue("t", tenantId);
@@ -73,7 +73,7 @@ public sealed class LlmCatalogRepository(NpgsqlDataSource db)
         await using var cmd = db.CreateCommand(
             """
             INSERT INTO llm_providers (id, tenant_id, name, kind, base_url) VALUES (@id, @t, @n, @k, @u)
-            ON CONFLICT (tenant_id, name) DO NOTHING
+            ON CONFLICT (tenant_id, lower(name)) DO NOTHING
             RETURNING id, tenant_id, name, kind, base_url, created_at
             """);
         cmd.Parameters.AddWithValue("id", Guid.NewGuid());
@@ -121,6 +121,7 @@ public sealed class LlmCatalogRepository(NpgsqlDataSource db)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
+        await LockModelsAsync(connection, tx, tenantId, ct);
         if (isDefault)
         {
             await ClearDefaultAsync(connection, tx, tenantId, ct);
@@ -147,6 +148,7 @@ public sealed class LlmCatalogRepository(NpgsqlDataSource db)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
+        await LockModelsAsync(connection, tx, tenantId, ct);
         await ClearDefaultAsync(connection, tx, tenantId, ct);
         await using var cmd = new NpgsqlCommand(
             """
@@ -292,6 +294,14 @@ public sealed class LlmCatalogRepository(NpgsqlDataSource db)
                last_test_status, last_test_message, last_tested_at, created_at, updated_at
         FROM llm_credentials
         """;
+
+    /// <summary>Serialises default-model changes of one tenant: the last one wins, none fails on the one-default index.</summary>
+    private static async Task LockModelsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string tenantId, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext('llm_models:' || @t))", connection, tx);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
 
     private static async Task ClearDefaultAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string tenantId, CancellationToken ct)
     {

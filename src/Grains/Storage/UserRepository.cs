@@ -4,7 +4,23 @@ using NpgsqlTypes;
 
 namespace AuroraNexus.Grains.Storage;
 
-public sealed record UserRow(Guid Id, string TenantId, string Email, string Role, bool SeededDefault, DateTimeOffset CreatedAt);
+/// <param name="SecurityStamp">Bumped by every password or role change; an access token is valid only with the current one.</param>
+public sealed record UserRow(
+    Guid Id, string TenantId, string Email, string Role, bool SeededDefault, DateTimeOffset CreatedAt, int SecurityStamp);
+
+public enum UserChange
+{
+    Done,
+    NotFound,
+    LastAdmin,
+}
+
+public enum TenantCreation
+{
+    Created,
+    TenantExists,
+    EmailTaken,
+}
 
 public sealed record TenantRow(string Id, string Name, DateTimeOffset CreatedAt);
 
@@ -89,7 +105,7 @@ public sealed class UserRepository(NpgsqlDataSource db)
         }
 
         var user = ReadUser(r);
-        var verdict = Hasher.VerifyHashedPassword(user.Email, r.GetString(6), password);
+        var verdict = Hasher.VerifyHashedPassword(user.Email, r.GetString(7), password);
         return verdict == PasswordVerificationResult.Failed ? null : user;
     }
 
@@ -108,40 +124,143 @@ public sealed class UserRepository(NpgsqlDataSource db)
         return (await ReadUsersAsync(cmd, ct)).FirstOrDefault();
     }
 
-    /// <summary>A new password clears the "still the seeded default" mark.</summary>
-    public async Task<UserRow?> UpdateUserAsync(string tenantId, Guid id, string? role, string? newPassword, CancellationToken ct)
+    /// <summary>
+    /// Changes role and/or password. A new password clears the "still the seeded default" mark; any change of either
+    /// bumps the security stamp, which ends the user's current sessions. Demoting the tenant's last admin is refused;
+    /// the tenant row is locked meanwhile, so two concurrent demotions cannot both pass the check.
+    /// </summary>
+    public async Task<(UserChange Result, UserRow? User)> UpdateUserAsync(
+        string tenantId, Guid id, string? role, string? newPassword, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand(
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var guard = await GuardLastAdminAsync(connection, tx, tenantId, id, demoting: role is not null && role != "admin", ct);
+        if (guard != UserChange.Done)
+        {
+            return (guard, null);
+        }
+
+        await using var cmd = new NpgsqlCommand(
             $"""
             UPDATE users SET
+                security_stamp = security_stamp + CASE WHEN @h IS NOT NULL OR (@r IS NOT NULL AND @r <> role) THEN 1 ELSE 0 END,
                 role = COALESCE(@r, role),
                 password_hash = COALESCE(@h, password_hash),
                 seeded_default = CASE WHEN @h IS NULL THEN seeded_default ELSE false END,
                 password_changed_at = CASE WHEN @h IS NULL THEN password_changed_at ELSE now() END
             WHERE tenant_id = @t AND id = @id
             RETURNING {UserColumns}
-            """);
+            """, connection, tx);
         cmd.Parameters.AddWithValue("t", tenantId);
         cmd.Parameters.AddWithValue("id", id);
         cmd.Parameters.Add(new NpgsqlParameter("r", NpgsqlDbType.Text) { Value = (object?)role ?? DBNull.Value });
         var hash = newPassword is null ? null : Hasher.HashPassword(id.ToString(), newPassword);
         cmd.Parameters.Add(new NpgsqlParameter("h", NpgsqlDbType.Text) { Value = (object?)hash ?? DBNull.Value });
-        return (await ReadUsersAsync(cmd, ct)).FirstOrDefault();
+        var user = (await ReadUsersAsync(cmd, ct)).FirstOrDefault();
+        await tx.CommitAsync(ct);
+        return user is null ? (UserChange.NotFound, null) : (UserChange.Done, user);
     }
 
-    public async Task<bool> DeleteUserAsync(string tenantId, Guid id, CancellationToken ct)
+    public async Task<UserChange> DeleteUserAsync(string tenantId, Guid id, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand("DELETE FROM users WHERE tenant_id = @t AND id = @id");
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var guard = await GuardLastAdminAsync(connection, tx, tenantId, id, demoting: true, ct);
+        if (guard != UserChange.Done)
+        {
+            return guard;
+        }
+
+        await using var cmd = new NpgsqlCommand("DELETE FROM users WHERE tenant_id = @t AND id = @id", connection, tx);
         cmd.Parameters.AddWithValue("t", tenantId);
         cmd.Parameters.AddWithValue("id", id);
-        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        var deleted = await cmd.ExecuteNonQueryAsync(ct) == 1;
+        await tx.CommitAsync(ct);
+        return deleted ? UserChange.Done : UserChange.NotFound;
     }
 
-    public async Task<int> CountAdminsAsync(string tenantId, CancellationToken ct)
+    /// <summary>What an access token is checked against on every request: the user must still exist, unchanged.</summary>
+    public async Task<(string TenantId, string Role, int SecurityStamp)?> GetSessionAsync(Guid id, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand("SELECT count(*)::int FROM users WHERE tenant_id = @t AND role = 'admin'");
+        await using var cmd = db.CreateCommand("SELECT tenant_id, role, security_stamp FROM users WHERE id = @id");
+        cmd.Parameters.AddWithValue("id", id);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? (r.GetString(0), r.GetString(1), r.GetInt32(2)) : null;
+    }
+
+    /// <summary>Creates a tenant, its OpenRouter provider and its first admin, all or nothing.</summary>
+    public async Task<(TenantCreation Result, UserRow? Admin)> CreateTenantWithAdminAsync(
+        string tenantId, string name, string adminEmail, string adminPassword, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await using (var tenant = new NpgsqlCommand("INSERT INTO tenants (id, name) VALUES (@id, @n) ON CONFLICT (id) DO NOTHING", connection, tx))
+        {
+            tenant.Parameters.AddWithValue("id", tenantId);
+            tenant.Parameters.AddWithValue("n", name);
+            if (await tenant.ExecuteNonQueryAsync(ct) == 0)
+            {
+                return (TenantCreation.TenantExists, null);
+            }
+        }
+
+        await using (var provider = new NpgsqlCommand(
+            "INSERT INTO llm_providers (id, tenant_id, name, kind, base_url) VALUES (@id, @t, @n, 'openrouter', @u)", connection, tx))
+        {
+            provider.Parameters.AddWithValue("id", Guid.NewGuid());
+            provider.Parameters.AddWithValue("t", tenantId);
+            provider.Parameters.AddWithValue("n", LlmCatalogRepository.OpenRouterName);
+            provider.Parameters.AddWithValue("u", LlmCatalogRepository.OpenRouterBaseUrl);
+            await provider.ExecuteNonQueryAsync(ct);
+        }
+
+        await using var user = new NpgsqlCommand(
+            $"""
+            INSERT INTO users (id, tenant_id, email, password_hash, role, seeded_default)
+            VALUES (@id, @t, @e, @h, 'admin', false)
+            ON CONFLICT (lower(email)) DO NOTHING
+            RETURNING {UserColumns}
+            """, connection, tx);
+        user.Parameters.AddWithValue("id", Guid.NewGuid());
+        user.Parameters.AddWithValue("t", tenantId);
+        user.Parameters.AddWithValue("e", adminEmail.Trim());
+        user.Parameters.AddWithValue("h", Hasher.HashPassword(adminEmail, adminPassword));
+        var admin = (await ReadUsersAsync(user, ct)).FirstOrDefault();
+        if (admin is null)
+        {
+            await tx.RollbackAsync(ct);
+            return (TenantCreation.EmailTaken, null);
+        }
+
+        await tx.CommitAsync(ct);
+        return (TenantCreation.Created, admin);
+    }
+
+    private static async Task<UserChange> GuardLastAdminAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, string tenantId, Guid id, bool demoting, CancellationToken ct)
+    {
+        // Two statements on purpose: under READ COMMITTED a statement that waited for the lock still counts with the
+        // snapshot it started with, so the count must come from a statement that starts after the lock is held.
+        await using (var lockTenant = new NpgsqlCommand("SELECT 1 FROM tenants WHERE id = @t FOR UPDATE", connection, tx))
+        {
+            lockTenant.Parameters.AddWithValue("t", tenantId);
+            await lockTenant.ExecuteNonQueryAsync(ct);
+        }
+
+        await using var cmd = new NpgsqlCommand(
+            """
+            SELECT (SELECT role FROM users WHERE tenant_id = @t AND id = @id),
+                   (SELECT count(*)::int FROM users WHERE tenant_id = @t AND role = 'admin' AND id <> @id)
+            """, connection, tx);
         cmd.Parameters.AddWithValue("t", tenantId);
-        return (int)(await cmd.ExecuteScalarAsync(ct) ?? 0);
+        cmd.Parameters.AddWithValue("id", id);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        if (!await r.ReadAsync(ct) || r.IsDBNull(0))
+        {
+            return UserChange.NotFound;
+        }
+
+        return demoting && r.GetString(0) == "admin" && r.GetInt32(1) == 0 ? UserChange.LastAdmin : UserChange.Done;
     }
 
     /// <summary>Admins whose password is still the one seeded from ADMIN_DEFAULT_PASSWORD (or generated at first start).</summary>
@@ -192,10 +311,10 @@ public sealed class UserRepository(NpgsqlDataSource db)
         return await cmd.ExecuteNonQueryAsync(ct) == 1;
     }
 
-    private const string UserColumns = "id, tenant_id, email, role, seeded_default, created_at";
+    private const string UserColumns = "id, tenant_id, email, role, seeded_default, created_at, security_stamp";
 
-    private static UserRow ReadUser(NpgsqlDataReader r) =>
-        new(r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetBoolean(4), r.GetFieldValue<DateTimeOffset>(5));
+    private static UserRow ReadUser(NpgsqlDataReader r) => new(
+        r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetBoolean(4), r.GetFieldValue<DateTimeOffset>(5), r.GetInt32(6));
 
     private static async Task<List<UserRow>> ReadUsersAsync(NpgsqlCommand cmd, CancellationToken ct)
     {

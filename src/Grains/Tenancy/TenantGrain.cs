@@ -89,7 +89,11 @@ public sealed partial class TenantGrain(
             ?? throw new KeyNotFoundException($"The provider of credential {credentialId} is gone.");
         var watch = Stopwatch.StartNew();
         CredentialTestResult result;
-        if (!nexus.CredentialKeys.TryDecrypt(row.Token, row.KeyFingerprint, out var key, out _))
+        if (await EndpointGuard.ProblemAsync(provider.BaseUrl, nexus.AllowPrivateLlmUrls, cancellationToken) is { } blocked)
+        {
+            result = new CredentialTestResult(row.Id, LlmErrorCode.ProviderBadRequest.ToCode(), blocked, null, 0, []);
+        }
+        else if (!nexus.CredentialKeys.TryDecrypt(row.Token, row.KeyFingerprint, out var key, out _))
         {
             var error = LlmException.CredentialUnreadable(TenantId, row.Label, row.KeyFingerprint, nexus.CredentialKeys.Fingerprints);
             result = new CredentialTestResult(row.Id, error.ErrorCode, error.Message, null, 0, []);
@@ -141,17 +145,28 @@ public sealed partial class TenantGrain(
             provider = modelProvider;
             credential = data.Credentials.FirstOrDefault(c => c.ProviderId == provider.Id);
         }
-        else if (data.Credentials.Count > 0)
+        else
         {
+            // No default model: a credential answers if its provider names a model, or is OpenRouter (LLM_MODEL runs there).
             credential = data.Credentials
-                .OrderBy(c => providers.TryGetValue(c.ProviderId, out var p) && p.Kind == "openrouter" ? 0 : 1)
+                .Where(c => providers.TryGetValue(c.ProviderId, out var p) && (p.Kind == "openrouter" || data.Models.Any(m => m.ProviderId == p.Id)))
+                .OrderBy(c => providers[c.ProviderId].Kind == "openrouter" ? 0 : 1)
                 .ThenBy(c => c.Label, StringComparer.Ordinal)
-                .First();
-            provider = providers[credential.ProviderId];
+                .FirstOrDefault();
+            provider = credential is null ? null : providers[credential.ProviderId];
         }
 
         Gateway gateway;
-        if (credential is not null && provider is not null)
+        var blocked = provider is null ? null : await EndpointGuard.ProblemAsync(provider.BaseUrl, nexus.AllowPrivateLlmUrls, ct);
+        if (provider is not null && blocked is not null)
+        {
+            var error = new LlmException(LlmErrorCode.ProviderBadRequest, $"Tenant '{tenant}', provider '{provider.Name}': {blocked}");
+            gateway = new Gateway(
+                new LlmRoute(error.ErrorCode, provider.Name, provider.Kind, provider.BaseUrl, defaultModel?.Model, credential?.Id,
+                    credential?.Label, null, error.Message),
+                null, error);
+        }
+        else if (credential is not null && provider is not null)
         {
             var model = DefaultModelFor(provider, defaultModel, data.Models);
             if (nexus.CredentialKeys.TryDecrypt(credential.Token, credential.KeyFingerprint, out var key, out _))

@@ -1,4 +1,6 @@
 using System.Collections.Immutable;
+using AuroraNexus.Grains.Hosting;
+using AuroraNexus.Grains.Llm;
 using AuroraNexus.Grains.Storage;
 using AuroraNexus.Grains.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -32,13 +34,14 @@ public static class AdminLlmApi
             TypedResults.Ok((await repo.ListProvidersAsync(Tenant(http), ct)).Select(ToBody).ToImmutableArray()));
 
         providers.MapPost("", static async Task<Results<Created<ProviderBody>, ProblemHttpResult>> (
-            ProviderInput? body, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
+            ProviderInput? body, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, NexusSettings settings,
+            CancellationToken ct) =>
         {
             var tenant = Tenant(http);
             var name = body?.Name?.Trim();
-            if (string.IsNullOrEmpty(name) || name.Length > 100 || name.Any(char.IsControl))
+            if (NameProblem(name) is { } nameProblem)
             {
-                return Problems.Create(400, "provider_name_invalid", "Send a \"name\" of 1-100 characters.");
+                return nameProblem;
             }
 
             if (BaseUrlProblem(body!.BaseUrl, out var baseUrl) is { } urlProblem)
@@ -46,12 +49,17 @@ public static class AdminLlmApi
                 return Problems.Create(400, "invalid_base_url", urlProblem);
             }
 
+            if (await EndpointGuard.ProblemAsync(baseUrl, settings.AllowPrivateLlmUrls, ct) is { } guard)
+            {
+                return Problems.Create(400, "base_url_not_allowed", guard);
+            }
+
             if (KindOf(body.Kind, baseUrl) is not { } kind)
             {
                 return Problems.Create(400, "provider_kind_invalid", "kind must be openrouter or openai_compatible.");
             }
 
-            var row = await repo.CreateProviderAsync(tenant, name, kind, baseUrl, ct);
+            var row = await repo.CreateProviderAsync(tenant, name!, kind, baseUrl, ct);
             if (row is null)
             {
                 return Problems.Create(409, "provider_exists", $"A provider named '{name}' already exists in your tenant.");
@@ -62,13 +70,30 @@ public static class AdminLlmApi
         });
 
         providers.MapPut("/{id:guid}", static async Task<Results<Ok<ProviderBody>, ProblemHttpResult>> (
-            Guid id, ProviderInput? body, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
+            Guid id, ProviderInput? body, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, NexusSettings settings,
+            CancellationToken ct) =>
         {
             var tenant = Tenant(http);
-            string? baseUrl = null;
-            if (body?.BaseUrl is not null && BaseUrlProblem(body.BaseUrl, out baseUrl) is { } urlProblem)
+            var name = body?.Name?.Trim();
+            if (name is not null && NameProblem(name) is { } nameProblem)
             {
-                return Problems.Create(400, "invalid_base_url", urlProblem);
+                return nameProblem;
+            }
+
+            string? baseUrl = null;
+            if (body?.BaseUrl is not null)
+            {
+                if (BaseUrlProblem(body.BaseUrl, out var normalized) is { } urlProblem)
+                {
+                    return Problems.Create(400, "invalid_base_url", urlProblem);
+                }
+
+                if (await EndpointGuard.ProblemAsync(normalized, settings.AllowPrivateLlmUrls, ct) is { } guard)
+                {
+                    return Problems.Create(400, "base_url_not_allowed", guard);
+                }
+
+                baseUrl = normalized;
             }
 
             string? kind = null;
@@ -77,7 +102,16 @@ public static class AdminLlmApi
                 return Problems.Create(400, "provider_kind_invalid", "kind must be openrouter or openai_compatible.");
             }
 
-            var row = await repo.UpdateProviderAsync(tenant, id, body?.Name?.Trim() is { Length: > 0 } n ? n : null, kind, baseUrl, ct);
+            ProviderRow? row;
+            try
+            {
+                row = await repo.UpdateProviderAsync(tenant, id, name, kind, baseUrl, ct);
+            }
+            catch (Npgsql.PostgresException ex) when (ex.SqlState == Npgsql.PostgresErrorCodes.UniqueViolation)
+            {
+                return Problems.Create(409, "provider_exists", $"A provider named '{name}' already exists in your tenant.");
+            }
+
             if (row is null)
             {
                 return ProviderNotFound(id);
@@ -91,6 +125,12 @@ public static class AdminLlmApi
             Guid id, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
         {
             var tenant = Tenant(http);
+            if ((await repo.ListModelsAsync(tenant, ct)).FirstOrDefault(m => m.IsDefault && m.ProviderId == id) is { } inUse)
+            {
+                return Problems.Create(409, "provider_in_use",
+                    $"The tenant's default model '{inUse.Model}' runs on this provider; choose another default model first (PUT /api/admin/models/{{id}}/default).");
+            }
+
             if (!await repo.DeleteProviderAsync(tenant, id, ct))
             {
                 return ProviderNotFound(id);
@@ -270,6 +310,11 @@ public static class AdminLlmApi
             return TypedResults.Ok(await grains.GetGrain<ITenantGrain>(tenant).TestCredentialAsync(id, ct));
         });
     }
+
+    private static ProblemHttpResult? NameProblem(string? name) =>
+        string.IsNullOrEmpty(name) || name.Length > 100 || name.Any(c => char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format)
+            ? Problems.Create(400, "provider_name_invalid", "Send a \"name\" of 1-100 characters, without control or invisible characters.")
+            : null;
 
     /// <summary>Only absolute http(s) URLs without user info; the trailing slash is dropped.</summary>
     public static string? BaseUrlProblem(string? text, out string normalized)

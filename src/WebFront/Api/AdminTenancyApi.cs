@@ -56,7 +56,7 @@ public static partial class AdminTenancyApi
             }
 
             await users.UpdateUserAsync(caller.TenantId, verified.Id, null, body.NewPassword, ct);
-            return TypedResults.NoContent();
+            return TypedResults.NoContent(); // the token used here is now stale: log in again with the new password
         }).RequireAuthorization();
 
         var users = app.MapGroup("/api/admin/users").RequireAuthorization("admin");
@@ -74,9 +74,9 @@ public static partial class AdminTenancyApi
         {
             var tenant = Caller.From(http.User).TenantId;
             var email = body?.Email?.Trim();
-            if (string.IsNullOrEmpty(email) || !email.Contains('@', StringComparison.Ordinal) || email.Length > 254)
+            if (EmailProblem(email) is { } emailProblem)
             {
-                return Problems.Create(400, "email_invalid", "Send a valid \"email\" (it is the login).");
+                return Problems.Create(400, "email_invalid", emailProblem);
             }
 
             var role = body!.Role?.Trim().ToLowerInvariant() ?? "member";
@@ -90,9 +90,9 @@ public static partial class AdminTenancyApi
                 return Problems.Create(400, "weak_password", problem);
             }
 
-            var user = await repo.CreateUserAsync(tenant, email, body.Password!, role, seededDefault: false, ct);
+            var user = await repo.CreateUserAsync(tenant, email!, body.Password!, role, seededDefault: false, ct);
             return user is null
-                ? Problems.Create(409, "email_taken", $"A user with the email {email} already exists; emails are unique across the platform.")
+                ? EmailTaken()
                 : TypedResults.Created($"/api/admin/users/{user.Id}", ToBody(user));
         });
 
@@ -111,19 +111,13 @@ public static partial class AdminTenancyApi
                 return Problems.Create(400, "weak_password", problem);
             }
 
-            var existing = await repo.GetUserAsync(caller.TenantId, id, ct);
-            if (existing is null)
+            var (result, updated) = await repo.UpdateUserAsync(caller.TenantId, id, role, body?.Password, ct);
+            return result switch
             {
-                return UserNotFound(id);
-            }
-
-            if (role == "member" && existing.Role == "admin" && await repo.CountAdminsAsync(caller.TenantId, ct) <= 1)
-            {
-                return Problems.Create(409, "last_admin", "This is the tenant's only admin; make another user admin first.");
-            }
-
-            var updated = await repo.UpdateUserAsync(caller.TenantId, id, role, body?.Password, ct);
-            return updated is null ? UserNotFound(id) : TypedResults.Ok(ToBody(updated));
+                UserChange.LastAdmin => LastAdmin(),
+                UserChange.Done when updated is not null => TypedResults.Ok(ToBody(updated)),
+                _ => UserNotFound(id),
+            };
         });
 
         users.MapDelete("/{id:guid}", static async Task<Results<NoContent, ProblemHttpResult>> (
@@ -135,18 +129,12 @@ public static partial class AdminTenancyApi
                 return Problems.Create(409, "cannot_delete_self", "You cannot delete your own account; ask another admin.");
             }
 
-            var existing = await repo.GetUserAsync(caller.TenantId, id, ct);
-            if (existing is null)
+            return await repo.DeleteUserAsync(caller.TenantId, id, ct) switch
             {
-                return UserNotFound(id);
-            }
-
-            if (existing.Role == "admin" && await repo.CountAdminsAsync(caller.TenantId, ct) <= 1)
-            {
-                return Problems.Create(409, "last_admin", "This is the tenant's only admin; make another user admin first.");
-            }
-
-            return await repo.DeleteUserAsync(caller.TenantId, id, ct) ? TypedResults.NoContent() : UserNotFound(id);
+                UserChange.Done => TypedResults.NoContent(),
+                UserChange.LastAdmin => LastAdmin(),
+                _ => UserNotFound(id),
+            };
         });
 
         var apps = app.MapGroup("/api/admin/caller-apps").RequireAuthorization("admin");
@@ -211,9 +199,9 @@ public static partial class AdminTenancyApi
             }
 
             var email = body!.AdminEmail?.Trim();
-            if (string.IsNullOrEmpty(email) || !email.Contains('@', StringComparison.Ordinal))
+            if (EmailProblem(email) is { } emailProblem)
             {
-                return Problems.Create(400, "email_invalid", "Send \"admin_email\": the new tenant's first admin.");
+                return Problems.Create(400, "email_invalid", "admin_email: " + emailProblem);
             }
 
             if (PasswordProblem(body.AdminPassword) is { } problem)
@@ -222,23 +210,57 @@ public static partial class AdminTenancyApi
             }
 
             var name = string.IsNullOrWhiteSpace(body.Name) ? id : body.Name.Trim();
-            if (!await repo.EnsureTenantAsync(id, name, ct))
+            if (name.Length > 200 || name.Any(char.IsControl))
             {
-                return Problems.Create(409, "tenant_exists", $"A tenant '{id}' already exists.");
+                return Problems.Create(400, "tenant_name_invalid", "name must be at most 200 characters, without control characters.");
             }
 
-            var admin = await repo.CreateUserAsync(id, email, body.AdminPassword!, "admin", seededDefault: false, ct);
-            return admin is null
-                ? Problems.Create(409, "email_taken", $"The tenant '{id}' was created, but {email} is already a user: add its admin with another email via POST /api/admin/users while logged in as that tenant, or ask the platform admin.")
-                : TypedResults.Created($"/api/admin/tenants/{id}", new CreatedTenantBody(id, name, ToBody(admin)));
+            var (result, admin) = await repo.CreateTenantWithAdminAsync(id, name, email!, body.AdminPassword!, ct);
+            return result switch
+            {
+                TenantCreation.TenantExists => Problems.Create(409, "tenant_exists", $"A tenant '{id}' already exists."),
+                TenantCreation.EmailTaken => EmailTaken(),
+                _ => TypedResults.Created($"/api/admin/tenants/{id}", new CreatedTenantBody(id, name, ToBody(admin!))),
+            };
         });
+    }
+
+    /// <summary>Emails are logins: one address, printable, without spaces, control or invisible characters.</summary>
+    public static string? EmailProblem(string? email)
+    {
+        if (string.IsNullOrEmpty(email) || email.Length > 254)
+        {
+            return "Send a valid email address (it is the login), at most 254 characters.";
+        }
+
+        var at = email.IndexOf('@', StringComparison.Ordinal);
+        var bad = email.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) ||
+            char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.OtherNotAssigned ||
+            c is '<' or '>' or '"' or '\\' or ',' or ';');
+        return at <= 0 || at != email.LastIndexOf('@') || at == email.Length - 1 || !email[(at + 1)..].Contains('.', StringComparison.Ordinal) || bad
+            ? $"'{Printable(email)}' is not a usable email address: one '@', a domain with a dot, no spaces, quotes, angle brackets or invisible characters."
+            : null;
     }
 
     public static string? PasswordProblem(string? password) =>
         string.IsNullOrEmpty(password) ? "Send a password."
         : password.Length < MinPasswordLength ? $"The password must be at least {MinPasswordLength} characters."
-        : NexusSettings.IsPlaceholder(password) ? "That password is a well-known placeholder; choose a real one."
+        : password.Length > 1000 ? "The password must be at most 1000 characters."
+        : password.Any(char.IsControl) ? "The password must not contain control characters."
+        : password.Distinct().Count() < 5 ? "The password repeats too few characters (at least 5 different ones)."
+        : NexusSettings.IsPlaceholder(password) || password.Contains("password", StringComparison.OrdinalIgnoreCase) && password.Distinct().Count() < 9
+            ? "That password is a well-known placeholder or too guessable; choose a real one."
         : null;
+
+    private static string Printable(string value) =>
+        new([.. value.Take(80).Select(c => char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format ? '?' : c)]);
+
+    private static ProblemHttpResult LastAdmin() =>
+        Problems.Create(409, "last_admin", "This is the tenant's only admin; make another user admin first.");
+
+    /// <summary>Emails are unique across tenants; the message does not say in which tenant the address is used.</summary>
+    private static ProblemHttpResult EmailTaken() =>
+        Problems.Create(409, "email_taken", "This email cannot be used for a new account (emails are logins, unique on the platform); choose another.");
 
     private static bool IsPlatformAdmin(HttpContext http) => Caller.From(http.User) is { Role: "admin", TenantId: UserRepository.DefaultTenant };
 

@@ -34,7 +34,7 @@ public static class AuthApi
             }
 
             throttle.Succeeded(body.Email);
-            var token = tokens.Issue(user.Id, user.TenantId, user.Role, user.Email);
+            var token = tokens.Issue(user.Id, user.TenantId, user.Role, user.Email, user.SecurityStamp);
             return TypedResults.Ok(new LoginResponse(token, "Bearer", (int)TokenService.Lifetime.TotalSeconds));
         }).AllowAnonymous();
 }

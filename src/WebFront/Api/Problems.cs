@@ -57,6 +57,13 @@ public static class Problems
         BadHttpRequestException bad => (bad.StatusCode, "bad_request", "The request is malformed: check the JSON body or the multipart form."),
         PostgresException { SqlState: PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedTable } =>
             (503, "schema_behind", "The database schema is older than this release: run `dotnet run --project src/Silo -- migrate` (or restart the single-node app, which migrates at start)."),
+        PostgresException { SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.ForeignKeyViolation } =>
+            (409, "conflict", "The change conflicts with existing data (a name or address already in use, or a row that another request just changed); reload and retry."),
+        PostgresException { SqlState: PostgresErrorCodes.CharacterNotInRepertoire or PostgresErrorCodes.UntranslatableCharacter } =>
+            (400, "invalid_characters", "A value contains a NUL character (\\u0000) or another character the database cannot store; remove it."),
+        PostgresException { SqlState: PostgresErrorCodes.StringDataRightTruncation or PostgresErrorCodes.NumericValueOutOfRange } =>
+            (400, "value_out_of_range", "A value is longer or larger than the field allows; shorten it."),
+        PostgresException => (500, "internal_error", "The database refused the request; it has been logged. Retry, and report the time of the request if it persists."),
         NpgsqlException => (503, "database_unavailable", "PostgreSQL is unreachable; check DATABASE_URL and that the server runs (GET /api/health tells more)."),
         Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or TimeoutException =>
             (503, "cluster_unavailable", "The Orleans cluster did not answer in time; retry, and check GET /api/health for the silos' state."),

@@ -50,6 +50,12 @@ public static partial class QueryApi
                 return Problems.Create(400, "caller_app_required", appError);
             }
 
+            if (body.Options?.TopK is < 1 or > 50)
+            {
+                return Problems.Create(400, "top_k_invalid",
+                    "options.top_k must be between 1 and 50 (values below 4 are raised to 4, so that every answer has its outline).");
+            }
+
             var threadId = string.IsNullOrWhiteSpace(body.ThreadId) ? Guid.NewGuid().ToString("N") : body.ThreadId.Trim();
             if (threadId.Length > 200 || threadId.Any(char.IsControl))
             {

@@ -47,7 +47,7 @@ public sealed class AuthAndValidationTests(ApiFixture fx)
     public async Task Query_with_a_forged_token_is_401_invalid_token()
     {
         using var client = fx.App.Anonymous();
-        var forged = new TokenService(new string('x', 48)).Issue(Guid.NewGuid(), "default", "admin", "a@b.c");
+        var forged = new TokenService(new string('x', 48)).Issue(Guid.NewGuid(), "default", "admin", "a@b.c", 0);
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", forged);
         var response = await client.PostAsJsonAsync("/api/query", new { question = "AME ?", caller_app = "x" });
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);

@@ -254,19 +254,87 @@ public sealed class ByokTests(TenancyFixture fx)
             new { current_password = "wrong-password-here", new_password = "a-much-better-password" }), HttpStatusCode.Forbidden, "current_password_wrong");
         await AssertProblemAsync(await fx.PlatformAdmin.PostAsJsonAsync("/api/auth/password",
             new { current_password = TestApp.AdminPassword, new_password = "change-me-now" }), HttpStatusCode.BadRequest, "weak_password");
-        var changed = await fx.PlatformAdmin.PostAsJsonAsync("/api/auth/password",
-            new { current_password = TestApp.AdminPassword, new_password = "a-much-better-password" });
-        Assert.Equal(HttpStatusCode.NoContent, changed.StatusCode);
+        try
+        {
+            var changed = await fx.PlatformAdmin.PostAsJsonAsync("/api/auth/password",
+                new { current_password = TestApp.AdminPassword, new_password = "a-much-better-password" });
+            Assert.Equal(HttpStatusCode.NoContent, changed.StatusCode);
 
-        health = (await fx.PlatformAdmin.GetFromJsonAsync<JsonNode>("/api/health"))!;
-        Assert.Equal("ok", health["components"]!["admin_password"]!["status"]!.GetValue<string>());
-        using var old = fx.App.Anonymous();
-        Assert.Equal(HttpStatusCode.Unauthorized,
-            (await old.PostAsJsonAsync("/api/auth/login", new { email = TestApp.AdminEmail, password = TestApp.AdminPassword })).StatusCode);
-        using var fresh = await fx.App.LoginAsync(TestApp.AdminEmail, "a-much-better-password");
+            // The token that changed the password is stale now, like every other session of that user.
+            await AssertProblemAsync(await fx.PlatformAdmin.GetAsync("/api/documents"), HttpStatusCode.Unauthorized, "invalid_token");
+            using var anonymous = fx.App.Anonymous();
+            health = (await anonymous.GetFromJsonAsync<JsonNode>("/api/health"))!;
+            Assert.Equal("ok", health["components"]!["admin_password"]!["status"]!.GetValue<string>());
+            Assert.Equal(HttpStatusCode.Unauthorized,
+                (await anonymous.PostAsJsonAsync("/api/auth/login", new { email = TestApp.AdminEmail, password = TestApp.AdminPassword })).StatusCode);
+            using var fresh = await fx.App.LoginAsync(TestApp.AdminEmail, "a-much-better-password");
+            Assert.Equal(HttpStatusCode.OK, (await fresh.GetAsync("/api/documents")).StatusCode);
 
-        // Put it back for the other tests of the collection, which log in with the seeded password.
-        await fresh.PostAsJsonAsync("/api/auth/password", new { current_password = "a-much-better-password", new_password = TestApp.AdminPassword });
+            // Put it back for the other tests of the collection, which log in with the seeded password.
+            var back = await fresh.PostAsJsonAsync("/api/auth/password", new { current_password = "a-much-better-password", new_password = TestApp.AdminPassword });
+            Assert.Equal(HttpStatusCode.NoContent, back.StatusCode);
+        }
+        finally
+        {
+            await fx.ReloginPlatformAdminAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData("[1,2,3]")]
+    [InlineData("\"str\"")]
+    [InlineData("{\"messages\":[1,2]}")]
+    [InlineData("{\"messages\":[{\"role\":1,\"content\":\"x\"}]}")]
+    [InlineData("{\"messages\":[{\"role\":\"user\",\"content\":42}]}")]
+    [InlineData("{\"messages\":[{\"role\":\"user\",\"content\":{\"a\":1}}]}")]
+    [InlineData("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":\"yes\"}")]
+    [InlineData("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"model\":123}")]
+    [InlineData("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":\"hot\"}")]
+    [InlineData("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":1e308}")]
+    [InlineData("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":-5}")]
+    [InlineData("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":1e30}")]
+    [InlineData("not json at all")]
+    public async Task The_internal_gateway_refuses_malformed_bodies_with_400(string body)
+    {
+        var secret = fx.App.Services.GetRequiredService<NexusSettings>().GatewaySecret;
+        using var http = new HttpClient { BaseAddress = fx.App.GatewayAddress };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/internal/v1/chat/completions")
+        {
+            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", secret);
+        request.Headers.Add("X-Tenant-Id", "default");
+        await AssertGatewayErrorAsync(await http.SendAsync(request), 400, "bad_request");
+    }
+
+    [Fact]
+    public async Task Provider_and_model_changes_that_conflict_are_409s_never_database_outages()
+    {
+        var tenant = await fx.CreateTenantAsync("conflict");
+        var first = await PostAsync(tenant.Admin, "/api/admin/providers", new { name = "lab", kind = "openai_compatible", base_url = fx.Stub.BaseUrl });
+        await AssertProblemAsync(await tenant.Admin.PostAsJsonAsync("/api/admin/providers",
+            new { name = "LAB", kind = "openai_compatible", base_url = fx.Stub.BaseUrl }), HttpStatusCode.Conflict, "provider_exists");
+        var openRouter = await TenancyFixture.OpenRouterProviderAsync(tenant.Admin);
+        await AssertProblemAsync(await tenant.Admin.PutAsJsonAsync($"/api/admin/providers/{openRouter}", new { name = "Lab" }),
+            HttpStatusCode.Conflict, "provider_exists");
+        await AssertProblemAsync(await tenant.Admin.PutAsJsonAsync($"/api/admin/providers/{openRouter}", new { name = "evil\n\u001b[31m" }),
+            HttpStatusCode.BadRequest, "provider_name_invalid");
+        await AssertProblemAsync(await tenant.Admin.PostAsJsonAsync("/api/admin/models",
+            new { provider_id = first["id"]!.GetValue<string>(), model = "mod\u0000el" }), HttpStatusCode.BadRequest, "invalid_characters");
+
+        var providerId = first["id"]!.GetValue<string>();
+        var models = new List<string>();
+        for (var i = 0; i < 8; i++)
+        {
+            models.Add((await PostAsync(tenant.Admin, "/api/admin/models", new { provider_id = providerId, model = $"m-{i}" }))["id"]!.GetValue<string>());
+        }
+
+        var results = await Task.WhenAll(models.Select(m => tenant.Admin.PutAsync($"/api/admin/models/{m}/default", null)));
+        Assert.All(results, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        var listed = (await tenant.Admin.GetFromJsonAsync<JsonArray>("/api/admin/models"))!;
+        Assert.Single(listed, m => m!["is_default"]!.GetValue<bool>());
+
+        await AssertProblemAsync(await tenant.Admin.DeleteAsync($"/api/admin/providers/{providerId}"), HttpStatusCode.Conflict, "provider_in_use");
     }
 
     private async Task<T> ScalarAsync<T>(string sql, string tenant)

@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
+using AuroraNexus.Grains.Storage;
 using AuroraNexus.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace AuroraNexus.Tests.Api;
@@ -172,5 +174,91 @@ public sealed class IsolationTests(TenancyFixture fx)
         await ByokTests.AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, "too_many_attempts");
         Assert.NotNull(refused.Headers.RetryAfter);
         using var other = await fx.App.LoginAsync(); // the platform admin is not affected
+    }
+
+    [Fact]
+    public async Task A_session_ends_when_its_user_is_deleted_demoted_or_given_a_new_password()
+    {
+        var tenant = await fx.CreateTenantAsync("session");
+        async Task<(string Id, HttpClient Client)> NewAdminAsync(string name)
+        {
+            var email = $"{name}@{tenant.Id}.test";
+            var user = await ByokTests.PostAsync(tenant.Admin, "/api/admin/users", new { email, password = "second-admin-pw-1", role = "admin" });
+            return (user["id"]!.GetValue<string>(), await fx.App.LoginAsync(email, "second-admin-pw-1"));
+        }
+
+        var (demotedId, demoted) = await NewAdminAsync("demoted");
+        Assert.Equal(HttpStatusCode.OK, (await demoted.GetAsync("/api/admin/users")).StatusCode);
+        (await tenant.Admin.PatchAsJsonAsync($"/api/admin/users/{demotedId}", new { role = "member" })).EnsureSuccessStatusCode();
+        var stale = await ByokTests.AssertProblemAsync(await demoted.GetAsync("/api/admin/users"), HttpStatusCode.Unauthorized, "invalid_token");
+        Assert.Contains("log in again", stale["detail"]!.GetValue<string>(), StringComparison.OrdinalIgnoreCase);
+        using (var relogged = await fx.App.LoginAsync($"demoted@{tenant.Id}.test", "second-admin-pw-1"))
+        {
+            await ByokTests.AssertProblemAsync(await relogged.GetAsync("/api/admin/users"), HttpStatusCode.Forbidden, "forbidden");
+        }
+
+        var (resetId, reset) = await NewAdminAsync("reset");
+        (await tenant.Admin.PatchAsJsonAsync($"/api/admin/users/{resetId}", new { password = "a-brand-new-pw-7" })).EnsureSuccessStatusCode();
+        await ByokTests.AssertProblemAsync(await reset.GetAsync("/api/documents"), HttpStatusCode.Unauthorized, "invalid_token");
+
+        var (deletedId, deleted) = await NewAdminAsync("deleted");
+        Assert.Equal(HttpStatusCode.NoContent, (await tenant.Admin.DeleteAsync($"/api/admin/users/{deletedId}")).StatusCode);
+        var ghost = await deleted.PostAsJsonAsync("/api/admin/users", new { email = $"ghost@{tenant.Id}.test", password = "ghost-password-1", role = "admin" });
+        await ByokTests.AssertProblemAsync(ghost, HttpStatusCode.Unauthorized, "invalid_token");
+    }
+
+    [Fact]
+    public async Task Two_admins_removing_each_other_at_once_leave_the_tenant_one_admin()
+    {
+        var tenant = await fx.CreateTenantAsync("race");
+        var repo = fx.App.Services.GetRequiredService<UserRepository>();
+        for (var round = 0; round < 20; round++)
+        {
+            var one = await repo.CreateUserAsync(tenant.Id, $"one-{round}@{tenant.Id}.test", "race-password-1", "admin", false, CancellationToken.None);
+            var two = await repo.CreateUserAsync(tenant.Id, $"two-{round}@{tenant.Id}.test", "race-password-1", "admin", false, CancellationToken.None);
+            await using (var connection = new NpgsqlConnection(fx.App.ConnectionString))
+            {
+                // Only these two are admins for the round.
+                await connection.OpenAsync();
+                await using var demoteOthers = new NpgsqlCommand(
+                    "UPDATE users SET role = 'member' WHERE tenant_id = @t AND id <> @a AND id <> @b", connection);
+                demoteOthers.Parameters.AddWithValue("t", tenant.Id);
+                demoteOthers.Parameters.AddWithValue("a", one!.Id);
+                demoteOthers.Parameters.AddWithValue("b", two!.Id);
+                await demoteOthers.ExecuteNonQueryAsync();
+            }
+
+            var demote = repo.UpdateUserAsync(tenant.Id, two!.Id, "member", null, CancellationToken.None);
+            var delete = repo.DeleteUserAsync(tenant.Id, one!.Id, CancellationToken.None);
+            await Task.WhenAll(demote, delete);
+            Assert.Contains(UserChange.LastAdmin, new[] { (await demote).Result, await delete });
+            Assert.Single(await repo.ListUsersAsync(tenant.Id, CancellationToken.None), u => u.Role == "admin");
+        }
+    }
+
+    [Fact]
+    public async Task A_tenant_is_created_with_its_admin_or_not_at_all()
+    {
+        var taken = await fx.CreateTenantAsync("taken");
+        var response = await fx.PlatformAdmin.PostAsJsonAsync("/api/admin/tenants",
+            new { id = "orphan-" + taken.Id, admin_email = taken.Email.ToUpperInvariant(), admin_password = "orphan-password-1" });
+        var problem = await ByokTests.AssertProblemAsync(response, HttpStatusCode.Conflict, "email_taken");
+        Assert.DoesNotContain(taken.Id, problem["detail"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.NotFound, (await fx.PlatformAdmin.GetAsync($"/api/admin/tenants/orphan-{taken.Id}")).StatusCode);
+        var retry = await fx.PlatformAdmin.PostAsJsonAsync("/api/admin/tenants",
+            new { id = "orphan-" + taken.Id, admin_email = $"first@orphan-{taken.Id}.test", admin_password = "orphan-password-1" });
+        Assert.Equal(HttpStatusCode.Created, retry.StatusCode);
+
+        foreach (var email in new[] { "@", "a@b@c.test", "<script>@x.test", "evil\r\nSet-Cookie: x@x.test", "a\u200b@a.test", "nodot@localhost" })
+        {
+            var bad = await taken.Admin.PostAsJsonAsync("/api/admin/users", new { email, password = "valid-password-123" });
+            await ByokTests.AssertProblemAsync(bad, HttpStatusCode.BadRequest, "email_invalid");
+        }
+
+        foreach (var password in new[] { "1111111111", "aaaaaaaaaa", "passwordpassword", "\0\0\0\0\0\0\0\0\0\0x" })
+        {
+            var weak = await taken.Admin.PostAsJsonAsync("/api/admin/users", new { email = $"u{password.Length}@{taken.Id}.test", password });
+            await ByokTests.AssertProblemAsync(weak, HttpStatusCode.BadRequest, "weak_password");
+        }
     }
 }

@@ -36,6 +36,7 @@ public sealed class TenancyFixture : IAsyncLifetime
             ["LLM_BASE_URL"] = Stub.BaseUrl,
             ["LLM_MODEL"] = OpenRouterStub.DefaultModel,
             ["LLM_PROVIDER_KIND"] = "openrouter",
+            ["NEXUS_ALLOW_PRIVATE_LLM_URLS"] = "true", // the stub answers on loopback
             ["PUBLIC_DOMAIN"] = "rag.example.test",
             ["Logging:LogLevel:Default"] = "Debug",
         }, Logs);
@@ -48,6 +49,13 @@ public sealed class TenancyFixture : IAsyncLifetime
         await App.DisposeAsync();
         await Stub.DisposeAsync();
         await _postgres.DisposeAsync();
+    }
+
+    /// <summary>Logs the platform admin in again (its token ends when its password changes).</summary>
+    public async Task ReloginPlatformAdminAsync(string password = TestApp.AdminPassword)
+    {
+        using var fresh = await App.LoginAsync(TestApp.AdminEmail, password);
+        PlatformAdmin.DefaultRequestHeaders.Authorization = fresh.DefaultRequestHeaders.Authorization;
     }
 
     /// <summary>Creates a tenant with its first admin, logged in, with the given files indexed.</summary>

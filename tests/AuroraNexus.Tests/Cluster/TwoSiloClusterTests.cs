@@ -51,6 +51,7 @@ public sealed class TwoSiloClusterTests : IAsyncLifetime
             ["ORLEANS_CLUSTER_ID"] = clusterId,
             ["JWT_SECRET"] = new string('k', 40),
             ["GATEWAY_INTERNAL_SECRET"] = new string('g', 40),
+            ["NEXUS_ALLOW_PRIVATE_LLM_URLS"] = "true",
             ["LLM_CREDENTIALS_ENC_KEY"] = AuroraNexus.Grains.Tenancy.FernetKey.Generate().Encode(),
             ["ADMIN_EMAIL"] = TestApp.AdminEmail,
             ["ADMIN_DEFAULT_PASSWORD"] = TestApp.AdminPassword,
