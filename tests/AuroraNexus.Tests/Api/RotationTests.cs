@@ -4,6 +4,7 @@ using AuroraNexus.Grains.Tenancy;
 using AuroraNexus.Silo;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
+using AuroraNexus.Tests.Infrastructure;
 using Npgsql;
 
 namespace AuroraNexus.Tests.Api;
@@ -154,25 +155,6 @@ public sealed class RotationTests(TenancyFixture fx)
     private static Task<int> RunAsync(string command, NexusSettings settings) =>
         OpsCommands.RunAsync(command, settings, NullLogger.Instance);
 
-    private static readonly SemaphoreSlim ConsoleLock = new(1, 1);
-
-    private static async Task<(int Code, string Output)> CaptureAsync(string command, NexusSettings settings)
-    {
-        await ConsoleLock.WaitAsync();
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        var buffer = new StringWriter();
-        try
-        {
-            Console.SetOut(buffer);
-            Console.SetError(buffer);
-            var code = await RunAsync(command, settings);
-            return (code, buffer.ToString());
-        }
-        finally
-        {
-            Console.SetOut(stdout);
-            Console.SetError(stderr);
-            ConsoleLock.Release();
-        }
-    }
+    private static Task<(int Code, string Output)> CaptureAsync(string command, NexusSettings settings) =>
+        ConsoleCapture.RunAsync(() => RunAsync(command, settings)).ContinueWith(t => (t.Result.Result, t.Result.Output), TaskScheduler.Default);
 }

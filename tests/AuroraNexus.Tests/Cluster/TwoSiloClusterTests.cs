@@ -60,6 +60,30 @@ public sealed class TwoSiloClusterTests : IAsyncLifetime
         StartSilos(env, ports);
         await WaitForActiveSilosAsync(clusterId, 2);
 
+        // Each silo's gateway port: health with every component, and the internal endpoint behind its secret.
+        foreach (var silo in _silos)
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{silo.HealthPort}") };
+            var health = (await http.GetFromJsonAsync<JsonNode>("/health"))!;
+            Assert.True(health["ready"]!.GetValue<bool>(), health.ToJsonString());
+            Assert.Equal("ok", health["components"]!["schema"]!["status"]!.GetValue<string>());
+            using var unauthorised = new HttpRequestMessage(HttpMethod.Post, "/internal/v1/chat/completions")
+            {
+                Content = JsonContent.Create(new { messages = new[] { new { role = "user", content = "x" } } }),
+            };
+            unauthorised.Headers.Add("X-Tenant-Id", "default");
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await http.SendAsync(unauthorised)).StatusCode);
+            using var noModel = new HttpRequestMessage(HttpMethod.Post, "/internal/v1/chat/completions")
+            {
+                Content = JsonContent.Create(new { messages = new[] { new { role = "user", content = "x" } } }),
+            };
+            noModel.Headers.Add("X-Tenant-Id", "default");
+            noModel.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", env["GATEWAY_INTERNAL_SECRET"]);
+            var reply = await http.SendAsync(noModel);
+            Assert.Equal(System.Net.HttpStatusCode.Conflict, reply.StatusCode);
+            Assert.Contains("llm_not_configured", await reply.Content.ReadAsStringAsync());
+        }
+
         var clientEnv = env.ToDictionary(kv => kv.Key, kv => (string?)kv.Value);
         clientEnv["NEXUS_MODE"] = "client";
         var thread = "cluster-thread";

@@ -126,4 +126,19 @@ public sealed class SecretSettingsTests : IDisposable
         Assert.Equal("LLM_CREDENTIALS_ENC_KEY", error.Variable);
         Assert.Contains("2", error.Message);
     }
+
+    [Fact]
+    public async Task The_app_refuses_to_start_with_a_hex_credentials_key_and_says_which_variable()
+    {
+        var (web, output) = await AuroraNexus.Tests.Infrastructure.ConsoleCapture.RunAsync(() => AuroraNexus.WebFront.NexusWebApp.CreateAsync([],
+            new Dictionary<string, string?>
+            {
+                ["NEXUS_DATA_DIR"] = _dataDir,
+                ["LLM_CREDENTIALS_ENC_KEY"] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+            }));
+        Assert.Null(web);
+        var errors = output;
+        Assert.Contains("configuration error: LLM_CREDENTIALS_ENC_KEY:", errors);
+        Assert.Contains("hex", errors);
+    }
 }
