@@ -48,7 +48,29 @@ public sealed record QueryResult(
     [property: Id(8)] string? Model,
     [property: Id(9)] long LatencyMs,
     [property: Id(10)] string RetrievalQuery,
-    [property: Id(11)] string SuiviStatus);
+    [property: Id(11)] string SuiviStatus,
+    [property: Id(12)] bool Cached = false);
+
+/// <summary>Kinds of <see cref="QueryEvent"/>, in the order a stream sends them.</summary>
+public static class QueryEventKinds
+{
+    public const string Delta = "delta";
+    public const string Citations = "citations";
+    public const string Done = "done";
+    public const string Error = "error";
+}
+
+/// <summary>
+/// One event of a streamed answer: <c>delta</c> (a piece of text), <c>citations</c>, then <c>done</c> with the whole
+/// result; or <c>error</c> (stable code and message) when the answer could not be completed.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("nexus.QueryEvent")]
+public sealed record QueryEvent(
+    [property: Id(0)] string Kind,
+    [property: Id(1)] string? Text = null,
+    [property: Id(2)] QueryResult? Result = null,
+    [property: Id(3)] string? ErrorCode = null,
+    [property: Id(4)] int? RetryAfterSeconds = null);
 
 /// <summary>Serialises one conversation: follow-up resolution, retrieval, answer, outline.</summary>
 [Alias("nexus.IThreadGrain")]
@@ -57,4 +79,8 @@ public interface IThreadGrain : IGrainWithStringKey
     /// <remarks>Longer than the tenant grain's LLM budget, so that a slow provider surfaces as its own error code.</remarks>
     [Alias("Ask"), ResponseTimeout("00:05:00")]
     Task<QueryResult> AskAsync(QueryRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>The same answer, streamed as the model writes it; questions of one thread still run one at a time.</summary>
+    [Alias("AskStream")]
+    IAsyncEnumerable<QueryEvent> AskStreamAsync(QueryRequest request, CancellationToken cancellationToken = default);
 }

@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
 using AuroraNexus.Grains.Llm;
 using AuroraNexus.Grains.Retrieval;
 using AuroraNexus.Grains.Storage;
@@ -9,8 +11,8 @@ using Microsoft.Extensions.Logging;
 namespace AuroraNexus.Grains.Conversation;
 
 /// <summary>
-/// One conversation. Calls are serialised (not reentrant) so that a follow-up always sees the outline of the answer
-/// before it. The outline lives in <c>thread_state</c>, the table the troubleshooting guide inspects.
+/// One conversation. Questions run one at a time, streamed or not, so that a follow-up always sees the outline of
+/// the answer before it. The outline lives in <c>thread_state</c>, the table the troubleshooting guide inspects.
 /// </summary>
 public sealed partial class ThreadGrain(
     ConversationRepository conversations,
@@ -20,6 +22,8 @@ public sealed partial class ThreadGrain(
 {
     private const int MinPassages = 4;
 
+    // Streams are enumerated through calls that interleave with the grain's other calls: this keeps one question at a time.
+    private readonly SemaphoreSlim _turn = new(1, 1);
     private ThreadKey _key;
     private ThreadStateRow? _state;
 
@@ -31,100 +35,245 @@ public sealed partial class ThreadGrain(
 
     public async Task<QueryResult> AskAsync(QueryRequest request, CancellationToken cancellationToken = default)
     {
+        await _turn.WaitAsync(cancellationToken);
+        try
+        {
+            var plan = await PlanAsync(request, cancellationToken);
+            if (plan.Immediate is { } immediate)
+            {
+                return await FinishAsync(plan, immediate, cancellationToken);
+            }
+
+            WrittenAnswer? written;
+            try
+            {
+                written = plan.Passages.Count == 0
+                    ? null
+                    : await writer.WriteAsync(_key.TenantId, plan.Question, plan.Passages, plan.Section?.Title, plan.Settings, cancellationToken);
+            }
+            catch (LlmException ex)
+            {
+                await LogFailureAsync(plan, ex, "", cancellationToken);
+                throw;
+            }
+
+            return await FinishAsync(plan, Compose(plan, written), cancellationToken);
+        }
+        finally
+        {
+            _turn.Release();
+        }
+    }
+
+    public async IAsyncEnumerable<QueryEvent> AskStreamAsync(
+        QueryRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await _turn.WaitAsync(cancellationToken);
+        try
+        {
+            var plan = await PlanAsync(request, cancellationToken);
+            if (plan.Immediate is { } immediate)
+            {
+                var ready = await FinishAsync(plan, immediate, cancellationToken);
+                foreach (var e in Replay(ready))
+                {
+                    yield return e;
+                }
+
+                yield break;
+            }
+
+            var text = new StringBuilder();
+            string? model = null;
+            LlmException? failure = null;
+            await using (var pieces = (plan.Passages.Count == 0
+                                 ? AsyncEnumerable.Empty<AnswerPiece>()
+                                 : writer.StreamAsync(_key.TenantId, plan.Question, plan.Passages, plan.Section?.Title, plan.Settings, cancellationToken))
+                             .GetAsyncEnumerator(cancellationToken))
+            {
+                while (true)
+                {
+                    AnswerPiece piece;
+                    try
+                    {
+                        if (!await pieces.MoveNextAsync())
+                        {
+                            break;
+                        }
+
+                        piece = pieces.Current;
+                    }
+                    catch (LlmException ex)
+                    {
+                        failure = ex;
+                        break;
+                    }
+
+                    if (piece.IsFinal)
+                    {
+                        model = piece.Model ?? "";
+                    }
+                    else if (piece.Text.Length > 0)
+                    {
+                        text.Append(piece.Text);
+                        yield return new QueryEvent(QueryEventKinds.Delta, piece.Text);
+                    }
+                }
+            }
+
+            if (failure is not null)
+            {
+                // The answer is incomplete: logged as such, and the outline of the previous answer stays in place.
+                await LogFailureAsync(plan, failure, text.ToString(), cancellationToken);
+                if (text.Length == 0)
+                {
+                    // Nothing was sent yet: the caller can still answer with a plain problem and its status code.
+                    throw new LlmException(failure.Code, failure.Message, failure.HttpStatus, failure.RetryAfter);
+                }
+
+                yield return new QueryEvent(QueryEventKinds.Error, failure.Message, null, failure.ErrorCode,
+                    failure.RetryAfter is { } wait ? (int)Math.Ceiling(wait.TotalSeconds) : null);
+                yield break;
+            }
+
+            var written = model is null ? null : new WrittenAnswer(text.ToString(), model);
+            var result = await FinishAsync(plan, Compose(plan, written), cancellationToken);
+            if (written is null)
+            {
+                // No model: the extractive answer arrives whole.
+                yield return new QueryEvent(QueryEventKinds.Delta, result.Answer);
+            }
+
+            yield return new QueryEvent(QueryEventKinds.Citations, null, result);
+            yield return new QueryEvent(QueryEventKinds.Done, null, result);
+        }
+        finally
+        {
+            _turn.Release();
+        }
+    }
+
+    /// <summary>Follow-up resolution, the elliptical rewrite, the cache, then retrieval: everything before the model.</summary>
+    private async Task<Plan> PlanAsync(QueryRequest request, CancellationToken ct)
+    {
         var clock = Stopwatch.StartNew();
-        var settings = await GrainFactory.GetGrain<ITenantGrain>(_key.TenantId).GetSettingsAsync(cancellationToken);
+        var tenant = GrainFactory.GetGrain<ITenantGrain>(_key.TenantId);
+        var settings = await tenant.GetSettingsAsync(ct);
         var outline = _state?.Outline ?? [];
         var resolution = FollowUpResolver.Resolve(request.Question, outline);
         // At least 4 passages: a deliverable answer carries a 4-to-8-section outline, each section grounded in a passage.
         var topK = Math.Clamp(request.TopK ?? settings.RetrieveK, MinPassages, 50);
-
-        QueryResult result;
         if (resolution.Kind == FollowUpKind.NeedsChoice)
         {
-            result = Clarify(request, outline, resolution, clock);
+            var plan = new Plan(request, request.Question, "", null, resolution, settings, topK, [], clock, null, 0);
+            return plan with { Immediate = Clarify(plan) };
         }
-        else
+
+        LogResolution(logger, _key.TenantId, request.QueryId, resolution.RefType ?? "none", resolution.SectionId ?? "-");
+        var section = resolution.Kind == FollowUpKind.Resolved ? outline.First(s => s.Id == resolution.SectionId) : null;
+        var rewritten = section is null ? EllipsisRewriter.Rewrite(request.Question, _state?.LastQuestion) : null;
+        var question = rewritten ?? request.Question;
+        var retrievalQuery = section?.Title ?? question;
+
+        // Follow-ups depend on the thread, not only on the question: they never use the cache.
+        string? cacheKey = null;
+        long generation = 0;
+        var cache = GrainFactory.GetGrain<IAnswerCacheGrain>(_key.TenantId);
+        if (section is null)
         {
-            var section = resolution.Kind == FollowUpKind.Resolved ? outline.First(s => s.Id == resolution.SectionId) : null;
-            var retrievalQuery = section?.Title ?? request.Question;
-            var passages = await retrieval.RetrieveAsync(_key.TenantId, retrievalQuery, settings, topK,
-                section?.ChunkIds ?? [], cancellationToken);
-            try
+            var route = await tenant.GetRouteAsync(ct);
+            cacheKey = AnswerCacheGrain.Key(question, retrievalQuery, topK, settings, route);
+            var lookup = await cache.LookupAsync(cacheKey, ct);
+            generation = lookup.Generation;
+            if (lookup.Answer is { } hit)
             {
-                result = await AnswerAsync(request, retrievalQuery, passages, section, resolution, settings, clock, cancellationToken);
+                var cachedPlan = new Plan(request, question, retrievalQuery, null, resolution, settings, topK, [], clock, null, generation);
+                return cachedPlan with
+                {
+                    Immediate = new Composed(hit.Mode, hit.Answer, hit.Outline, hit.SuiviStatus, hit.Model, hit.Citations, Cached: true),
+                };
             }
-            catch (LlmException ex)
-            {
-                // The provider's verdict goes to the log row and to the caller; the outline stays as it was.
-                await conversations.LogQueryAsync(new QueryLogEntry(
-                    request.QueryId, _key.TenantId, _key.CallerApp, _key.UserId, _key.ThreadId, request.Question, retrievalQuery,
-                    AnswerModes.Llm, "", resolution.Kind == FollowUpKind.Resolved, resolution.SectionId, resolution.RefType, [],
-                    null, null, ex.ErrorCode, clock.ElapsedMilliseconds), cancellationToken);
-                throw;
-            }
+        }
+
+        var passages = await retrieval.RetrieveAsync(_key.TenantId, retrievalQuery, settings, topK, section?.ChunkIds ?? [], ct);
+        return new Plan(request, question, retrievalQuery, section, resolution, settings, topK, passages, clock, cacheKey, generation);
+    }
+
+    private Composed Compose(Plan plan, WrittenAnswer? written)
+    {
+        var citations = plan.Passages.Select(p => new Citation(p.DocumentId, p.FileName, p.ChunkIndex, Math.Round(p.Score, 4),
+            Snippet(p.Text), p.ChunkId)).ToImmutableArray();
+        if (written is null)
+        {
+            var extractive = plan.Section is null
+                ? ExtractiveComposer.Compose(plan.Question, plan.Passages)
+                : ExtractiveComposer.ComposeDetail(plan.Section, plan.Passages, plan.Request.Question);
+            ImmutableArray<OutlineSection> sections = [.. extractive.Sections];
+            return new Composed(AnswerModes.Extractive, extractive.Text, sections, sections.Length > 0 ? "compliant" : "none", null, citations);
+        }
+
+        var parsed = SuiviBlock.Parse(written.Text);
+        if (parsed.Status == SuiviCompliance.NonCompliant)
+        {
+            return new Composed(AnswerModes.Llm, written.Text, [], "non_compliant", written.Model, citations);
+        }
+
+        return new Composed(AnswerModes.Llm, SuiviBlock.Normalize(written.Text),
+            SectionGrounding.Ground(written.Text, parsed.Sections, plan.Passages),
+            parsed.Status.ToString().ToLowerInvariant(), written.Model, citations);
+    }
+
+    /// <summary>Stores the outline (a broken one never), caches, logs, and shapes the result.</summary>
+    private async Task<QueryResult> FinishAsync(Plan plan, Composed answer, CancellationToken ct)
+    {
+        var request = plan.Request;
+        if (answer.Mode != AnswerModes.Clarification && answer.Outline.Length is >= 4 and <= 8)
+        {
+            await SaveOutlineAsync(answer.Outline, plan.Question, ct);
+        }
+
+        if (plan.CacheKey is { } key && !answer.Cached && answer.Mode != AnswerModes.Clarification && answer.SuiviStatus != "non_compliant")
+        {
+            await GrainFactory.GetGrain<IAnswerCacheGrain>(_key.TenantId).PutAsync(key,
+                new CachedAnswer(answer.Mode, answer.Text, answer.Outline, answer.Citations, answer.Model, answer.SuiviStatus),
+                plan.Generation, ct);
+        }
+
+        var resolution = plan.Resolution;
+        var followUp = resolution.Kind switch
+        {
+            FollowUpKind.Resolved => new FollowUpInfo(true, resolution.SectionId, resolution.RefType, null),
+            FollowUpKind.NeedsChoice => new FollowUpInfo(false, null, resolution.RefType, resolution.Reason),
+            _ => null,
+        };
+        var result = new QueryResult(request.QueryId, _key.ThreadId, answer.Mode, answer.Text,
+            [.. answer.Outline.Select(s => new SectionRef(s.Id, s.Title))], followUp,
+            answer.Mode == AnswerModes.Clarification ? answer.Choices : [], answer.Citations, answer.Model,
+            plan.Clock.ElapsedMilliseconds, plan.RetrievalQuery, answer.SuiviStatus, answer.Cached);
+        if (answer.Mode == AnswerModes.Clarification)
+        {
+            result = result with { Sections = [] };
         }
 
         await conversations.LogQueryAsync(new QueryLogEntry(
             result.QueryId, _key.TenantId, _key.CallerApp, _key.UserId, _key.ThreadId, request.Question, result.RetrievalQuery,
             result.Mode, result.Answer, result.FollowUp?.Resolved ?? false, result.FollowUp?.SectionId, result.FollowUp?.RefType,
-            result.Citations, result.Model, result.SuiviStatus, null, result.LatencyMs), cancellationToken);
-        LogAnswered(logger, _key.TenantId, _key.CallerApp, result.QueryId, result.Mode, result.LatencyMs);
+            result.Citations, result.Model, result.SuiviStatus, null, result.LatencyMs), ct);
+        LogAnswered(logger, _key.TenantId, _key.CallerApp, result.QueryId, result.Mode, result.Cached, result.LatencyMs);
         return result;
     }
 
-    private async Task<QueryResult> AnswerAsync(
-        QueryRequest request, string retrievalQuery, IReadOnlyList<Passage> passages, OutlineSection? section,
-        FollowUpResolution resolution, TenantSettings settings, Stopwatch clock, CancellationToken ct)
+    /// <summary>The provider's verdict goes to the log row (with what had arrived) and to the caller; the outline stays.</summary>
+    private Task LogFailureAsync(Plan plan, LlmException ex, string partial, CancellationToken ct) =>
+        conversations.LogQueryAsync(new QueryLogEntry(
+            plan.Request.QueryId, _key.TenantId, _key.CallerApp, _key.UserId, _key.ThreadId, plan.Request.Question, plan.RetrievalQuery,
+            AnswerModes.Llm, partial, plan.Resolution.Kind == FollowUpKind.Resolved, plan.Resolution.SectionId, plan.Resolution.RefType,
+            [], null, partial.Length > 0 ? "incomplete" : null, ex.ErrorCode, plan.Clock.ElapsedMilliseconds), ct);
+
+    private Composed Clarify(Plan plan)
     {
-        var written = passages.Count == 0
-            ? null
-            : await writer.WriteAsync(_key.TenantId, request.Question, passages, section?.Title, settings, ct);
-
-        string text;
-        string mode;
-        ImmutableArray<OutlineSection> sections;
-        string suiviStatus;
-        if (written is null)
-        {
-            var extractive = section is null
-                ? ExtractiveComposer.Compose(request.Question, passages)
-                : ExtractiveComposer.ComposeDetail(section, passages, request.Question);
-            text = extractive.Text;
-            mode = AnswerModes.Extractive;
-            sections = [.. extractive.Sections];
-            suiviStatus = sections.Length > 0 ? "compliant" : "none";
-        }
-        else
-        {
-            var parsed = SuiviBlock.Parse(written.Text);
-            mode = AnswerModes.Llm;
-            suiviStatus = parsed.Status.ToString().ToLowerInvariant();
-            ImmutableArray<long> grounding = [.. passages.Select(p => p.ChunkId)];
-            sections = parsed.Status == SuiviCompliance.NonCompliant
-                ? []
-                : [.. parsed.Sections.Select(s => new OutlineSection(s.Id, s.Title, grounding))];
-            text = parsed.Status == SuiviCompliance.NonCompliant ? written.Text : SuiviBlock.Normalize(written.Text);
-            suiviStatus = parsed.Status == SuiviCompliance.NonCompliant ? "non_compliant" : suiviStatus;
-        }
-
-        if (sections.Length is >= 4 and <= 8)
-        {
-            await SaveOutlineAsync(sections, request.Question, ct);
-        }
-
-        var citations = passages.Select(p => new Citation(p.DocumentId, p.FileName, p.ChunkIndex, Math.Round(p.Score, 4),
-            Snippet(p.Text), p.ChunkId)).ToImmutableArray();
-        var followUp = resolution.Kind == FollowUpKind.Resolved
-            ? new FollowUpInfo(true, resolution.SectionId, resolution.RefType, null)
-            : null;
-        return new QueryResult(request.QueryId, _key.ThreadId, mode, text,
-            [.. sections.Select(s => new SectionRef(s.Id, s.Title))], followUp, [], citations, written?.Model,
-            clock.ElapsedMilliseconds, retrievalQuery, suiviStatus);
-    }
-
-    private QueryResult Clarify(QueryRequest request, ImmutableArray<OutlineSection> outline, FollowUpResolution resolution, Stopwatch clock)
-    {
-        var english = LanguageGuess.IsEnglish(request.Question);
+        var english = LanguageGuess.IsEnglish(plan.Request.Question);
+        var outline = _state?.Outline ?? [];
         var choices = outline.Select(s => new SectionRef(s.Id, s.Title)).ToImmutableArray();
         string text;
         if (choices.IsEmpty)
@@ -135,15 +284,20 @@ public sealed partial class ThreadGrain(
         }
         else
         {
-            var lead = resolution.Reason == "unknown_section"
+            var lead = plan.Resolution.Reason == FollowUpReasons.UnknownSection
                 ? (english ? "That point does not exist in the previous answer. Which point should I detail?" : "Ce point n'existe pas dans la réponse précédente. Quel point souhaitez-vous détailler ?")
                 : (english ? "Which point should I detail?" : "Quel point souhaitez-vous détailler ?");
             text = lead + "\n" + string.Join("\n", choices.Select(c => $"[{c.Id}] {c.Title}"));
         }
 
-        return new QueryResult(request.QueryId, _key.ThreadId, AnswerModes.Clarification, text, [],
-            new FollowUpInfo(false, null, resolution.RefType, resolution.Reason), choices, [], null,
-            clock.ElapsedMilliseconds, "", "none");
+        return new Composed(AnswerModes.Clarification, text, [], "none", null, []) { Choices = choices };
+    }
+
+    private static IEnumerable<QueryEvent> Replay(QueryResult result)
+    {
+        yield return new QueryEvent(QueryEventKinds.Delta, result.Answer);
+        yield return new QueryEvent(QueryEventKinds.Citations, null, result);
+        yield return new QueryEvent(QueryEventKinds.Done, null, result);
     }
 
     private async Task SaveOutlineAsync(ImmutableArray<OutlineSection> sections, string question, CancellationToken ct)
@@ -163,6 +317,25 @@ public sealed partial class ThreadGrain(
 
     private static string Snippet(string text) => text.Length <= 240 ? text : text[..240].TrimEnd() + "…";
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Query {QueryId} of tenant {TenantId} ({CallerApp}) answered in {Mode} mode in {LatencyMs} ms")]
-    private static partial void LogAnswered(ILogger logger, string tenantId, string callerApp, Guid queryId, string mode, long latencyMs);
+    /// <summary>What is known before the model writes: the question as answered, where to look, what was found.</summary>
+    private sealed record Plan(
+        QueryRequest Request, string Question, string RetrievalQuery, OutlineSection? Section, FollowUpResolution Resolution,
+        TenantSettings Settings, int TopK, IReadOnlyList<Passage> Passages, Stopwatch Clock, string? CacheKey, long Generation)
+    {
+        /// <summary>An answer known without the model: a clarification or a cached answer.</summary>
+        public Composed? Immediate { get; init; }
+    }
+
+    private sealed record Composed(
+        string Mode, string Text, ImmutableArray<OutlineSection> Outline, string SuiviStatus, string? Model,
+        ImmutableArray<Citation> Citations, bool Cached = false)
+    {
+        public ImmutableArray<SectionRef> Choices { get; init; } = [];
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Query {QueryId} of tenant {TenantId} ({CallerApp}) answered in {Mode} mode (cached: {Cached}) in {LatencyMs} ms")]
+    private static partial void LogAnswered(ILogger logger, string tenantId, string callerApp, Guid queryId, string mode, bool cached, long latencyMs);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Query {QueryId} of tenant {TenantId}: followup_ref_type={RefType} section={SectionId}")]
+    private static partial void LogResolution(ILogger logger, string tenantId, Guid queryId, string refType, string sectionId);
 }

@@ -4,6 +4,7 @@ using AuroraNexus.Grains.Llm;
 using AuroraNexus.Grains.Retrieval;
 using AuroraNexus.Grains.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
 
 namespace AuroraNexus.Grains.Hosting;
@@ -36,6 +37,7 @@ public static class NexusServices
         services.AddSingleton<RetrievalService>();
         services.AddHttpClient<ChatCompletionsClient>();
         services.AddSingleton<IAnswerWriter, TenantAnswerWriter>();
+        services.TryAddSingleton(TimeProvider.System);
         return services;
     }
 }

@@ -69,6 +69,8 @@ public sealed partial class ChunkWorkerGrain(
             [.. stored.Select((c, i) => new VectorEntry(ids[i], doc.DocumentId, c.Embedding))], cancellationToken);
         await repository.SetDocumentStateAsync(work.TenantId, doc.DocumentId, DocumentStatuses.Indexed, stored.Count, null, null,
             work.Attempt, cancellationToken);
+        // The corpus changed: cached answers of this tenant may now be incomplete.
+        await grains.GetGrain<AuroraNexus.Grains.Conversation.IAnswerCacheGrain>(work.TenantId).InvalidateAsync(cancellationToken);
         LogIndexed(logger, work.TenantId, doc.DocumentId, stored.Count);
         return new DocumentOutcome(DocumentStatuses.Indexed, stored.Count, null, null, Retryable: false);
     }

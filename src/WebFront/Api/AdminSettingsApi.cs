@@ -59,6 +59,7 @@ public static class AdminSettingsApi
 
             var grain = grains.GetGrain<ITenantGrain>(tenant);
             await grain.InvalidateAsync(ct);
+            await grains.GetGrain<AuroraNexus.Grains.Conversation.IAnswerCacheGrain>(tenant).InvalidateAsync(ct);
             var s = await grain.GetSettingsAsync(ct);
             return TypedResults.Ok(new SettingsBody(s.RetrieveK, s.MmrLambda, s.DenseWeight, s.SystemPrompt));
         });

@@ -43,6 +43,8 @@ public static class DocumentsApi
             }
 
             await grains.GetGrain<IVectorIndexGrain>(caller.TenantId).RemoveDocumentAsync(id, ct);
+            // No cached answer may cite a deleted document.
+            await grains.GetGrain<AuroraNexus.Grains.Conversation.IAnswerCacheGrain>(caller.TenantId).InvalidateAsync(ct);
             await objects.DeleteAsync(key, ct);
             return TypedResults.NoContent();
         }).RequireAuthorization();

@@ -17,7 +17,7 @@ public sealed record FollowUpBody(bool Resolved, string? SectionId, string? RefT
 public sealed record QueryResponse(
     Guid QueryId, string ThreadId, string Mode, string Answer, ImmutableArray<SectionRef> Sections, FollowUpBody? Followup,
     ImmutableArray<SectionRef>? Choices, ImmutableArray<CitationBody> Citations, string? Model, long LatencyMs,
-    string RetrievalQuery, string SuiviStatus);
+    string RetrievalQuery, string SuiviStatus, bool Cached);
 
 public static partial class QueryApi
 {
@@ -63,11 +63,17 @@ public static partial class QueryApi
             }
 
             var key = new ThreadKey(caller.TenantId, body.CallerApp!.Trim(), caller.UserId, threadId);
+            var grain = grains.GetGrain<IThreadGrain>(key.ToString());
+            var request = new QueryRequest(question, body.Options?.TopK, Guid.NewGuid());
+            if (WantsEventStream(http))
+            {
+                return await StreamAsync(http, grain, request, logs.CreateLogger("AuroraNexus.Query"), caller.TenantId, ct);
+            }
+
             QueryResult result;
             try
             {
-                result = await grains.GetGrain<IThreadGrain>(key.ToString())
-                    .AskAsync(new QueryRequest(question, body.Options?.TopK, Guid.NewGuid()), ct);
+                result = await grain.AskAsync(request, ct);
             }
             catch (LlmException ex)
             {
@@ -75,14 +81,8 @@ public static partial class QueryApi
                 LogLlmFailure(logs.CreateLogger("AuroraNexus.Query"), caller.TenantId, ex.ErrorCode, ex.Message);
                 return Problems.FromLlm(http, ex);
             }
-            var response = ToResponse(result);
-            if (WantsEventStream(http))
-            {
-                await WriteEventStreamAsync(http, response, ct);
-                return TypedResults.Empty;
-            }
 
-            return TypedResults.Ok(response);
+            return TypedResults.Ok(ToResponse(result));
         }).RequireAuthorization();
 
     private static QueryResponse ToResponse(QueryResult r) => new(
@@ -90,20 +90,56 @@ public static partial class QueryApi
         r.FollowUp is { } f ? new FollowUpBody(f.Resolved, f.SectionId, f.RefType, f.Reason) : null,
         r.Choices.IsDefaultOrEmpty ? null : r.Choices,
         [.. r.Citations.Select(c => new CitationBody(c.DocumentId, c.FileName, c.ChunkIndex, c.Score, c.Snippet))],
-        r.Model, r.LatencyMs, r.RetrievalQuery, r.SuiviStatus);
+        r.Model, r.LatencyMs, r.RetrievalQuery, r.SuiviStatus, r.Cached);
 
     private static bool WantsEventStream(HttpContext http) =>
         http.Request.Headers.Accept.Any(a => a?.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase) == true);
 
-    /// <summary>Server-sent events: <c>delta</c>, <c>citations</c>, then <c>done</c> with the full response.</summary>
-    private static async Task WriteEventStreamAsync(HttpContext http, QueryResponse response, CancellationToken ct)
+    /// <summary>
+    /// Server-sent events as the thread grain yields them: <c>delta</c> pieces, <c>citations</c>, then <c>done</c> with the
+    /// full response (whose <c>answer</c> is authoritative: a repaired SUIVI block may differ from the streamed text); or
+    /// <c>error</c> with a stable code when the answer broke off. A failure before the first piece is a plain problem.
+    /// </summary>
+    private static async Task<Results<Ok<QueryResponse>, EmptyHttpResult, ProblemHttpResult>> StreamAsync(
+        HttpContext http, IThreadGrain grain, QueryRequest request, ILogger logger, string tenant, CancellationToken ct)
     {
         var json = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        await using var events = grain.AskStreamAsync(request, ct).GetAsyncEnumerator(ct);
+        QueryEvent? first;
+        try
+        {
+            first = await events.MoveNextAsync() ? events.Current : null;
+        }
+        catch (LlmException ex)
+        {
+            LogLlmFailure(logger, tenant, ex.ErrorCode, ex.Message);
+            return Problems.FromLlm(http, ex);
+        }
+
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
-        await Send("delta", new { text = response.Answer });
-        await Send("citations", response.Citations);
-        await Send("done", response);
+        http.Response.Headers["X-Accel-Buffering"] = "no";
+        for (var e = first; e is not null; e = await events.MoveNextAsync() ? events.Current : null)
+        {
+            switch (e.Kind)
+            {
+                case QueryEventKinds.Delta:
+                    await Send("delta", new { text = e.Text });
+                    break;
+                case QueryEventKinds.Citations:
+                    await Send("citations", ToResponse(e.Result!).Citations);
+                    break;
+                case QueryEventKinds.Done:
+                    await Send("done", ToResponse(e.Result!));
+                    break;
+                case QueryEventKinds.Error:
+                    LogLlmFailure(logger, tenant, e.ErrorCode ?? "error", e.Text ?? "");
+                    await Send("error", new { code = e.ErrorCode, message = e.Text, query_id = request.QueryId });
+                    break;
+            }
+        }
+
+        return TypedResults.Empty;
 
         async Task Send(string name, object payload)
         {

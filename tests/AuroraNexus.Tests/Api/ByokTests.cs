@@ -59,7 +59,7 @@ public sealed class ByokTests(TenancyFixture fx)
         Assert.Equal("Bearer " + own, fx.Stub.ChatRequests[^1].Authorization);
         var removed = await fx.PlatformAdmin.DeleteAsync($"/api/admin/providers/credentials/{ownCredential["credential"]!["id"]!.GetValue<string>()}");
         Assert.Equal(HttpStatusCode.NoContent, removed.StatusCode);
-        await IngestionApiTests.Ask(fx.PlatformAdmin, Question, TenancyFixture.CallerApp);
+        await IngestionApiTests.Ask(fx.PlatformAdmin, "Qui peut bénéficier de l'aide médicale de l'État ?", TenancyFixture.CallerApp);
         Assert.Equal("Bearer " + TenancyFixture.BootstrapKey, fx.Stub.ChatRequests[^1].Authorization);
     }
 
