@@ -64,6 +64,7 @@ public sealed class TwoSiloClusterTests : IAsyncLifetime
         foreach (var silo in _silos)
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{silo.HealthPort}") };
+            await WaitForHttpAsync(http, "/health/live"); // the HTTP listener starts after the silo has joined
             var health = (await http.GetFromJsonAsync<JsonNode>("/health"))!;
             Assert.True(health["ready"]!.GetValue<bool>(), health.ToJsonString());
             Assert.Equal("ok", health["components"]!["schema"]!["status"]!.GetValue<string>());
@@ -106,7 +107,7 @@ public sealed class TwoSiloClusterTests : IAsyncLifetime
             const string rotated = "sk-or-v1-c1a5e7b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b";
             var id = saved["credential"]!["id"]!.GetValue<string>();
             (await admin.PutAsJsonAsync($"/api/admin/providers/credentials/{id}", new { api_key = rotated })).EnsureSuccessStatusCode();
-            await IngestionApiTests.Ask(admin, "Comment faire une donation au dernier vivant ?", "cluster-app", "cluster-llm-2");
+            await IngestionApiTests.Ask(admin, "Qui peut recevoir une donation au dernier vivant ?", "cluster-app", "cluster-llm-2");
             Assert.Equal("Bearer " + rotated, stub.ChatRequests[^1].Authorization);
             (await admin.DeleteAsync($"/api/admin/providers/credentials/{id}")).EnsureSuccessStatusCode();
         }
@@ -131,6 +132,23 @@ public sealed class TwoSiloClusterTests : IAsyncLifetime
             var followUp = await IngestionApiTests.Ask(admin, "détaille le point B", "cluster-app", thread);
             Assert.True(followUp["followup"]!["resolved"]!.GetValue<bool>(), followUp.ToJsonString());
             Assert.Equal("S2", followUp["followup"]!["section_id"]!.GetValue<string>());
+        }
+    }
+
+    private static async Task WaitForHttpAsync(HttpClient http, string path)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (true)
+        {
+            try
+            {
+                (await http.GetAsync(path)).EnsureSuccessStatusCode();
+                return;
+            }
+            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
         }
     }
 
