@@ -28,7 +28,7 @@ public static class GatewayBench
     public static async Task<int> RunAsync(string[] args)
     {
         var calls = IntArg(args, "--calls", 2000);
-        await using var provider = await StartProviderAsync();
+        await using var provider = await LoopbackProvider.StartAsync("Bonjour.");
         var dataDir = Path.Combine(Path.GetTempPath(), "nexus-bench-" + Guid.NewGuid().ToString("N"));
         var overrides = new Dictionary<string, string?>
         {
@@ -127,61 +127,25 @@ public static class GatewayBench
         }
     }
 
-    private static void Print(string name, List<double> samples) =>
+    internal static void Print(string name, List<double> samples) =>
         Console.WriteLine($"  {name,-52} n={samples.Count,5}  p50 {P(samples, 50),8:F3} ms  p95 {P(samples, 95),8:F3} ms  p99 {P(samples, 99),8:F3} ms");
 
-    private static double P(List<double> samples, int percentile)
+    internal static double P(List<double> samples, int percentile)
     {
         var sorted = samples.Order().ToArray();
         return sorted[Math.Clamp((int)Math.Ceiling(percentile / 100.0 * sorted.Length) - 1, 0, sorted.Length - 1)];
     }
 
-    private static int IntArg(string[] args, string name, int fallback)
+    internal static int IntArg(string[] args, string name, int fallback)
     {
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : fallback;
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>An OpenAI-compatible provider that answers every chat call at once with the same small completion.</summary>
-    private static async Task<LoopbackProvider> StartProviderAsync()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        var port = FreePort();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        var app = builder.Build();
-        var body = new JsonObject
-        {
-            ["id"] = "gen-bench",
-            ["object"] = "chat.completion",
-            ["model"] = "bench-model",
-            ["choices"] = new JsonArray(new JsonObject
-            {
-                ["index"] = 0,
-                ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = "Bonjour." },
-                ["finish_reason"] = "stop",
-            }),
-            ["usage"] = new JsonObject { ["prompt_tokens"] = 3, ["completion_tokens"] = 2, ["total_tokens"] = 5 },
-        }.ToJsonString();
-        app.MapPost("/v1/chat/completions", async (HttpContext http) =>
-        {
-            await http.Request.Body.CopyToAsync(Stream.Null);
-            http.Response.ContentType = "application/json";
-            await http.Response.WriteAsync(body);
-        });
-        await app.StartAsync();
-        return new LoopbackProvider(app, $"http://127.0.0.1:{port}/v1");
-    }
-
-    private sealed record LoopbackProvider(WebApplication App, string BaseUrl) : IAsyncDisposable
-    {
-        public ValueTask DisposeAsync() => App.DisposeAsync();
     }
 }

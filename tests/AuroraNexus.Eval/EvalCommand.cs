@@ -70,6 +70,7 @@ public static class EvalCommand
         {
             ["NEXUS_DATA_DIR"] = dataDir,
             ["HOST_API_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["HOST_GATEWAY_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
             ["ORLEANS_SILO_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
             ["ORLEANS_GATEWAY_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
             ["ADMIN_EMAIL"] = "eval@nexus.local",

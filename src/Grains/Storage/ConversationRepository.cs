@@ -42,10 +42,10 @@ public sealed class ConversationRepository(NpgsqlDataSource db)
             return null;
         }
 
-        var outline = JsonSerializer.Deserialize<List<StoredSection>>(r.GetString(0), Json) ?? [];
-        return new ThreadStateRow(
-            [.. outline.Select(s => new OutlineSection(s.Id, s.Title, [.. s.ChunkIds ?? []]))],
-            r.IsDBNull(1) ? null : r.GetString(1), r.GetInt32(2), r.GetFieldValue<DateTimeOffset>(3));
+        // An outline that does not parse (edited by hand, written by an older release) counts as none: the thread goes
+        // on, and its next answer writes a good one.
+        return new ThreadStateRow(ParseOutline(r.GetString(0)), r.IsDBNull(1) ? null : r.GetString(1), r.GetInt32(2),
+            r.GetFieldValue<DateTimeOffset>(3));
     }
 
     /// <summary>Writes the thread's outline if nobody else wrote it since <paramref name="expectedVersion"/>.</summary>
@@ -175,7 +175,9 @@ public sealed class ConversationRepository(NpgsqlDataSource db)
         try
         {
             var outline = JsonSerializer.Deserialize<List<StoredSection>>(json, Json) ?? [];
-            return [.. outline.Select(s => new OutlineSection(s.Id, s.Title, [.. s.ChunkIds ?? []]))];
+            return outline.Any(s => string.IsNullOrWhiteSpace(s?.Id) || string.IsNullOrWhiteSpace(s.Title))
+                ? []
+                : [.. outline.Select(s => new OutlineSection(s.Id, s.Title, [.. s.ChunkIds ?? []]))];
         }
         catch (JsonException)
         {

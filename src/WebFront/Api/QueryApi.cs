@@ -34,6 +34,11 @@ public static partial class QueryApi
                 return Problems.Create(400, "question_required", "Send a non-empty \"question\".");
             }
 
+            if (!question.Any(char.IsLetterOrDigit))
+            {
+                return Problems.Create(400, "question_required", "The question has no words (only punctuation or symbols); ask with words.");
+            }
+
             if (question.Contains('\0', StringComparison.Ordinal))
             {
                 return Problems.Create(400, "invalid_characters", "The question contains a NUL character (\\u0000); remove it.");

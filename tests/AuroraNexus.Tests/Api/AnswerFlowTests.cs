@@ -167,6 +167,44 @@ public sealed class AnswerFlowTests(TenancyFixture fx)
         Assert.Equal(r.GetString(0), r.GetString(1));
     }
 
+    [Fact]
+    public async Task A_thread_whose_stored_outline_is_corrupt_goes_on_without_it()
+    {
+        var tenant = await fx.CreateTenantAsync("corrupt", Files);
+        foreach (var (thread, outline) in new[] { ("corrupt-object", "{\"not\": \"a list\"}"), ("corrupt-shape", "[{\"id\": 5}]"), ("corrupt-text", "\"S1 S2\"") })
+        {
+            await using (var connection = new NpgsqlConnection(fx.App.ConnectionString))
+            {
+                await connection.OpenAsync();
+                await using var cmd = new NpgsqlCommand(
+                    """
+                    INSERT INTO thread_state (tenant_id, caller_app, user_id, thread_id, last_outline, last_question, version)
+                    SELECT @t, @app, id::text, @th, @o::jsonb, 'une question', 1 FROM users WHERE tenant_id = @t
+                    """, connection);
+                cmd.Parameters.AddWithValue("t", tenant.Id);
+                cmd.Parameters.AddWithValue("app", TenancyFixture.CallerApp);
+                cmd.Parameters.AddWithValue("th", thread);
+                cmd.Parameters.AddWithValue("o", outline);
+                Assert.Equal(1, await cmd.ExecuteNonQueryAsync());
+            }
+
+            var choice = await IngestionApiTests.Ask(tenant.Admin, "détaille le point B", TenancyFixture.CallerApp, thread);
+            Assert.Equal("clarification", choice["mode"]!.GetValue<string>());
+            var answer = await IngestionApiTests.Ask(tenant.Admin, "Qu'est-ce que l'AME ?", TenancyFixture.CallerApp, thread);
+            Assert.InRange(answer["sections"]!.AsArray().Count, 4, 8);
+        }
+    }
+
+    [Theory]
+    [InlineData("???")]
+    [InlineData(" ... !!! ")]
+    [InlineData("—")]
+    public async Task A_question_of_only_punctuation_is_400_question_required(string question)
+    {
+        var response = await fx.PlatformAdmin.PostAsJsonAsync("/api/query", new { question, caller_app = TenancyFixture.CallerApp });
+        await ByokTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, "question_required");
+    }
+
     private static string[] Chunk(string text, int size) =>
         [.. Enumerable.Range(0, (text.Length + size - 1) / size).Select(i => text.Substring(i * size, Math.Min(size, text.Length - i * size)))];
 
