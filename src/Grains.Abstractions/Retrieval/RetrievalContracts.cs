@@ -11,6 +11,10 @@ public sealed record VectorEntry(
 [GenerateSerializer, Immutable, Alias("nexus.LexicalHit")]
 public sealed record LexicalHit([property: Id(0)] long ChunkId, [property: Id(1)] double Score);
 
+/// <summary>A document's lexical scores: BM25 of the whole document and how well its first line matches the question.</summary>
+[GenerateSerializer, Immutable, Alias("nexus.DocumentHit")]
+public sealed record DocumentHit([property: Id(0)] Guid DocumentId, [property: Id(1)] double Score, [property: Id(2)] double Lead);
+
 [GenerateSerializer, Immutable, Alias("nexus.RankRequest")]
 public sealed record RankRequest(
     [property: Id(0)] float[] QueryVector,
@@ -19,7 +23,10 @@ public sealed record RankRequest(
     [property: Id(3)] int TopK,
     [property: Id(4)] double DenseWeight,
     [property: Id(5)] double MmrLambda,
-    [property: Id(6)] ImmutableArray<long> PreferredChunks);
+    [property: Id(6)] ImmutableArray<long> PreferredChunks,
+    [property: Id(7)] ImmutableArray<DocumentHit> Documents,
+    [property: Id(8)] double DocumentWeight,
+    [property: Id(9)] double LeadWeight);
 
 [GenerateSerializer, Immutable, Alias("nexus.RankedChunk")]
 public sealed record RankedChunk(

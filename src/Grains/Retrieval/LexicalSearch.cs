@@ -5,60 +5,148 @@ namespace AuroraNexus.Grains.Retrieval;
 
 public sealed record ChunkText(long ChunkId, Guid DocumentId, string FileName, int ChunkIndex, string Text);
 
+/// <param name="Limit">Chunks and documents returned, each.</param>
+/// <param name="AccentStemWeight">Weight of the accent-kept stemming column added to the accent-folded one; 0 to skip it.</param>
+/// <param name="Documents">Whether to score whole documents too.</param>
+/// <param name="Lead">Whether to score the first line of each document too.</param>
+public sealed record LexicalOptions(int Limit, double K1, double B, double AccentStemWeight, bool Documents, bool Lead);
+
+/// <summary>The best chunks and the best documents for a question.</summary>
+public sealed record LexicalResult(ImmutableArray<LexicalHit> Chunks, ImmutableArray<DocumentHit> Documents)
+{
+    /// <summary>Adds <paramref name="weight"/> times the scores of <paramref name="other"/> to those of <paramref name="first"/>.</summary>
+    public static LexicalResult Combine(LexicalResult first, LexicalResult other, double weight, int limit)
+    {
+        var chunks = first.Chunks.ToDictionary(h => h.ChunkId, h => h.Score);
+        foreach (var h in other.Chunks)
+        {
+            chunks[h.ChunkId] = chunks.GetValueOrDefault(h.ChunkId) + weight * h.Score;
+        }
+
+        var documents = first.Documents.ToDictionary(h => h.DocumentId, h => (h.Score, h.Lead));
+        foreach (var h in other.Documents)
+        {
+            var (score, lead) = documents.GetValueOrDefault(h.DocumentId);
+            documents[h.DocumentId] = (score + weight * h.Score, lead + weight * h.Lead);
+        }
+
+        return new LexicalResult(
+            [.. chunks.OrderByDescending(p => p.Value).ThenBy(p => p.Key).Take(limit).Select(p => new LexicalHit(p.Key, p.Value))],
+            [.. documents.OrderByDescending(p => p.Value.Score).ThenBy(p => p.Key).Take(limit)
+                .Select(p => new DocumentHit(p.Key, p.Value.Score, p.Value.Lead))]);
+    }
+}
+
 /// <summary>
-/// French full-text retrieval on PostgreSQL: the question and the chunks go through the same
-/// <c>nexus_french</c> configuration (unaccent + Snowball French stemmer + stop words), and chunks are
-/// scored with BM25 over the tenant's own chunks (document frequencies are the tenant's, never global).
+/// French full-text retrieval on PostgreSQL: the question and the chunks go through the same configuration —
+/// <c>nexus_french</c> (unaccent + Snowball French stemmer + stop words) and, weighted, <c>nexus_french_accents</c>
+/// (the stemmer on the words as written) — and are scored with BM25 over the tenant's own chunks and documents
+/// (document frequencies are the tenant's, never global). A document's first line is scored apart.
 /// </summary>
 public sealed class LexicalSearch(NpgsqlDataSource db)
 {
-    private const double K1 = 1.2;
-    private const double B = 0.75;
+    /// <summary>The full-text columns of <c>chunks</c> and the configuration each is built with.</summary>
+    private static readonly (string Column, string Config)[] Columns =
+        [("tsv", "nexus_french"), ("tsv_accents", "nexus_french_accents")];
 
-    public async Task<ImmutableArray<LexicalHit>> SearchAsync(string tenantId, string query, int limit, CancellationToken ct)
+    public async Task<LexicalResult> SearchAsync(string tenantId, string query, LexicalOptions options, CancellationToken ct)
     {
+        var folded = SearchColumnAsync(tenantId, query, Columns[0], options, ct);
+        if (options.AccentStemWeight <= 0)
+        {
+            return await folded;
+        }
+
+        var accents = await SearchColumnAsync(tenantId, query, Columns[1], options, ct);
+        return LexicalResult.Combine(await folded, accents, options.AccentStemWeight, options.Limit);
+    }
+
+    private async Task<LexicalResult> SearchColumnAsync(
+        string tenantId, string query, (string Column, string Config) source, LexicalOptions options, CancellationToken ct)
+    {
+        var (col, cfg) = source;
         await using var cmd = db.CreateCommand(
-            """
+            $$"""
             WITH q AS (
-                SELECT DISTINCT lexeme FROM unnest(to_tsvector('nexus_french', @q))
+                SELECT DISTINCT lexeme FROM unnest(to_tsvector('{{cfg}}', @q))
             ),
             tsq AS (
                 SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS query FROM q
             ),
             stats AS (
-                SELECT count(*)::float8 AS n, coalesce(avg(length(tsv)), 1)::float8 AS avgdl
+                SELECT count(*)::float8 AS n, coalesce(avg(length({{col}})), 1)::float8 AS avgdl,
+                       greatest(count(DISTINCT document_id), 1)::float8 AS docs,
+                       greatest(sum(token_count), 1)::float8 AS tokens
                 FROM chunks WHERE tenant_id = @t
             ),
             m AS (
-                SELECT c.id, length(c.tsv)::float8 AS dl, u.lexeme, coalesce(array_length(u.positions, 1), 1)::float8 AS tf
-                FROM chunks c, tsq, unnest(c.tsv) AS u
-                WHERE c.tenant_id = @t AND tsq.query IS NOT NULL AND c.tsv @@ tsq.query
+                SELECT c.id, c.document_id, length(c.{{col}})::float8 AS dl, u.lexeme,
+                       coalesce(array_length(u.positions, 1), 1)::float8 AS tf
+                FROM chunks c, tsq, unnest(c.{{col}}) AS u
+                WHERE c.tenant_id = @t AND tsq.query IS NOT NULL AND c.{{col}} @@ tsq.query
                   AND u.lexeme IN (SELECT lexeme FROM q)
             ),
             df AS (
-                SELECT lexeme, count(*)::float8 AS df FROM m GROUP BY lexeme
+                SELECT lexeme, count(*)::float8 AS df, count(DISTINCT document_id)::float8 AS ddf FROM m GROUP BY lexeme
+            ),
+            chunk AS (
+                SELECT m.id, m.document_id,
+                       sum(ln(1 + (stats.n - df.df + 0.5) / (df.df + 0.5))
+                           * m.tf * (@k1 + 1) / (m.tf + @k1 * (1 - @b + @b * m.dl / stats.avgdl))) AS score
+                FROM m JOIN df USING (lexeme), stats
+                GROUP BY m.id, m.document_id
+            ),
+            dm AS (
+                SELECT document_id, lexeme, sum(tf) AS tf FROM m GROUP BY document_id, lexeme
+            ),
+            dl AS (
+                SELECT document_id, sum(token_count)::float8 AS dl FROM chunks
+                WHERE tenant_id = @t AND document_id IN (SELECT document_id FROM dm)
+                GROUP BY document_id
+            ),
+            doc AS (
+                SELECT dm.document_id,
+                       sum(ln(1 + (stats.docs - df.ddf + 0.5) / (df.ddf + 0.5))
+                           * dm.tf * (@k1 + 1) / (dm.tf + @k1 * (1 - @b + @b * dl.dl * stats.docs / stats.tokens))) AS score
+                FROM dm JOIN df USING (lexeme) JOIN dl USING (document_id), stats
+                GROUP BY dm.document_id
+            ),
+            lead AS (
+                SELECT c.document_id, sum(ln(1 + (stats.docs - df.ddf + 0.5) / (df.ddf + 0.5))) AS score
+                FROM chunks c, stats,
+                     unnest(to_tsvector('{{cfg}}', split_part(c.text, E'\n', 1))) AS u JOIN df USING (lexeme)
+                WHERE c.tenant_id = @t AND c.chunk_index = 0 AND @lead
+                  AND c.document_id IN (SELECT document_id FROM dm)
+                GROUP BY c.document_id
             )
-            SELECT m.id,
-                   sum(ln(1 + (stats.n - df.df + 0.5) / (df.df + 0.5))
-                       * m.tf * (@k1 + 1) / (m.tf + @k1 * (1 - @b + @b * m.dl / stats.avgdl))) AS score
-            FROM m JOIN df USING (lexeme), stats
-            GROUP BY m.id
-            ORDER BY score DESC, m.id
-            LIMIT @limit
+            (SELECT id, document_id, score, 0::float8 FROM chunk ORDER BY score DESC, id LIMIT @limit)
+            UNION ALL
+            (SELECT 0::int8, doc.document_id, doc.score, coalesce(lead.score, 0) FROM doc LEFT JOIN lead USING (document_id)
+             WHERE @documents ORDER BY doc.score DESC, doc.document_id LIMIT @limit)
             """);
         cmd.Parameters.AddWithValue("t", tenantId);
         cmd.Parameters.AddWithValue("q", query);
-        cmd.Parameters.AddWithValue("k1", K1);
-        cmd.Parameters.AddWithValue("b", B);
-        cmd.Parameters.AddWithValue("limit", limit);
-        var hits = ImmutableArray.CreateBuilder<LexicalHit>();
+        cmd.Parameters.AddWithValue("k1", options.K1);
+        cmd.Parameters.AddWithValue("b", options.B);
+        cmd.Parameters.AddWithValue("limit", options.Limit);
+        cmd.Parameters.AddWithValue("documents", options.Documents);
+        cmd.Parameters.AddWithValue("lead", options.Lead);
+        var chunks = ImmutableArray.CreateBuilder<LexicalHit>();
+        var documents = ImmutableArray.CreateBuilder<DocumentHit>();
         await using var r = await cmd.ExecuteReaderAsync(ct);
         while (await r.ReadAsync(ct))
         {
-            hits.Add(new LexicalHit(r.GetInt64(0), r.GetDouble(1)));
+            if (r.GetInt64(0) == 0)
+            {
+                documents.Add(new DocumentHit(r.GetGuid(1), r.GetDouble(2), r.GetDouble(3)));
+            }
+            else
+            {
+                chunks.Add(new LexicalHit(r.GetInt64(0), r.GetDouble(2)));
+            }
         }
 
-        return hits.ToImmutable();
+        return new LexicalResult(chunks.ToImmutable(), documents.ToImmutable());
     }
 
     /// <summary>Loads the texts of the given chunks, in the given order, from this tenant only.</summary>

@@ -5,19 +5,24 @@ using AuroraNexus.Grains.Tenancy;
 
 namespace AuroraNexus.Grains.Retrieval;
 
-/// <summary>Hybrid retrieval for one tenant: French full text in PostgreSQL + dense search in the tenant's index, fused, MMR.</summary>
+/// <summary>
+/// Hybrid retrieval for one tenant: French full text in PostgreSQL (chunks and whole documents) + dense search in the
+/// tenant's index, fused, MMR.
+/// </summary>
 public sealed class RetrievalService(LexicalSearch lexical, IEmbedder embedder, IGrainFactory grains)
 {
     public async Task<IReadOnlyList<Passage>> RetrieveAsync(
         string tenantId, string query, TenantSettings settings, int topK, ImmutableArray<long> preferredChunks,
         CancellationToken ct)
     {
-        var lexicalTask = lexical.SearchAsync(tenantId, query, settings.LexicalCandidates, ct);
+        var options = new LexicalOptions(settings.LexicalCandidates, settings.Bm25K1, settings.Bm25B, settings.AccentStemWeight,
+            settings.DocumentWeight > 0 || settings.LeadWeight > 0, settings.LeadWeight > 0);
+        var lexicalTask = lexical.SearchAsync(tenantId, query, options, ct);
         var vector = await embedder.EmbedQueryAsync(query, ct);
         var hits = await lexicalTask;
         var ranked = await grains.GetGrain<IVectorIndexGrain>(tenantId).RankAsync(
-            new RankRequest(vector, hits, settings.DenseCandidates, topK, settings.DenseWeight, settings.MmrLambda,
-                preferredChunks.IsDefault ? [] : preferredChunks),
+            new RankRequest(vector, hits.Chunks, settings.DenseCandidates, topK, settings.DenseWeight, settings.MmrLambda,
+                preferredChunks.IsDefault ? [] : preferredChunks, hits.Documents, settings.DocumentWeight, settings.LeadWeight),
             ct);
         var texts = await lexical.LoadChunksAsync(tenantId, [.. ranked.Select(r => r.ChunkId)], ct);
         var scoreOf = ranked.ToDictionary(r => r.ChunkId, r => r.Score);

@@ -75,7 +75,8 @@ public sealed partial class VectorIndexGrain(NpgsqlDataSource db, ILogger<Vector
         }
 
         return Task.FromResult(HybridRanker.Rank(request, dense,
-            id => _vectors.TryGetValue(id, out var v) ? v : null));
+            id => _vectors.TryGetValue(id, out var v) ? v : null,
+            doc => _byDocument.TryGetValue(doc, out var ids) ? ids : []));
     }
 
     private void Put(long chunkId, Guid documentId, float[] vector)

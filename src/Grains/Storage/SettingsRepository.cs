@@ -13,6 +13,11 @@ public sealed class SettingsRepository(NpgsqlDataSource db)
     public const string LexicalCandidates = "LEXICAL_CANDIDATES";
     public const string DenseCandidates = "DENSE_CANDIDATES";
     public const string SystemPrompt = "SYSTEM_PROMPT";
+    public const string AccentStemWeight = "LEXICAL_ACCENT_STEM_WEIGHT";
+    public const string DocumentWeight = "FUSION_DOCUMENT_WEIGHT";
+    public const string LeadWeight = "FUSION_LEAD_WEIGHT";
+    public const string Bm25K1 = "BM25_K1";
+    public const string Bm25B = "BM25_B";
 
     public async Task<TenantSettings> LoadAsync(string tenantId, CancellationToken ct)
     {
@@ -34,7 +39,12 @@ public sealed class SettingsRepository(NpgsqlDataSource db)
             Real(values, DenseWeight, d.DenseWeight, 0, 10),
             Int(values, LexicalCandidates, d.LexicalCandidates, 1, 1000),
             Int(values, DenseCandidates, d.DenseCandidates, 1, 1000),
-            values.TryGetValue(SystemPrompt, out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : d.SystemPrompt);
+            values.TryGetValue(SystemPrompt, out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : d.SystemPrompt,
+            Real(values, AccentStemWeight, d.AccentStemWeight, 0, 10),
+            Real(values, DocumentWeight, d.DocumentWeight, 0, 10),
+            Real(values, LeadWeight, d.LeadWeight, 0, 10),
+            Real(values, Bm25K1, d.Bm25K1, 0, 10),
+            Real(values, Bm25B, d.Bm25B, 0, 1));
     }
 
     public async Task SetAsync(string tenantId, string key, object value, CancellationToken ct)
