@@ -45,9 +45,9 @@ public sealed record LexicalResult(ImmutableArray<LexicalHit> Chunks, ImmutableA
 /// </summary>
 public sealed class LexicalSearch(NpgsqlDataSource db)
 {
-    /// <summary>The full-text columns of <c>chunks</c> and the configuration each is built with.</summary>
-    private static readonly (string Column, string Config)[] Columns =
-        [("tsv", "nexus_french"), ("tsv_accents", "nexus_french_accents")];
+    /// <summary>The full-text columns of <c>chunks</c> (whole text, first line) and the configuration both are built with.</summary>
+    private static readonly (string Column, string Lead, string Config)[] Columns =
+        [("tsv", "lead_tsv", "nexus_french"), ("tsv_accents", "lead_tsv_accents", "nexus_french_accents")];
 
     public async Task<LexicalResult> SearchAsync(string tenantId, string query, LexicalOptions options, CancellationToken ct)
     {
@@ -62,9 +62,9 @@ public sealed class LexicalSearch(NpgsqlDataSource db)
     }
 
     private async Task<LexicalResult> SearchColumnAsync(
-        string tenantId, string query, (string Column, string Config) source, LexicalOptions options, CancellationToken ct)
+        string tenantId, string query, (string Column, string Lead, string Config) source, LexicalOptions options, CancellationToken ct)
     {
-        var (col, cfg) = source;
+        var (col, leadCol, cfg) = source;
         await using var cmd = db.CreateCommand(
             $$"""
             WITH q AS (
@@ -113,8 +113,7 @@ public sealed class LexicalSearch(NpgsqlDataSource db)
             ),
             lead AS (
                 SELECT c.document_id, sum(ln(1 + (stats.docs - df.ddf + 0.5) / (df.ddf + 0.5))) AS score
-                FROM chunks c, stats,
-                     unnest(to_tsvector('{{cfg}}', split_part(c.text, E'\n', 1))) AS u JOIN df USING (lexeme)
+                FROM chunks c, stats, unnest(c.{{leadCol}}) AS u JOIN df USING (lexeme)
                 WHERE c.tenant_id = @t AND c.chunk_index = 0 AND @lead
                   AND c.document_id IN (SELECT document_id FROM dm)
                 GROUP BY c.document_id
