@@ -75,7 +75,8 @@ public sealed class AnswerCacheGrain(TimeProvider clock) : Grain, IAnswerCacheGr
     {
         var material = string.Join('\n',
             Normalize(question), Normalize(retrievalQuery), topK.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            settings.ToString(), route.Source, route.ProviderName ?? "", route.Model ?? "", route.CredentialId?.ToString() ?? "");
+            settings.ToString(), route.Source, route.ProviderName ?? "", route.ProviderKind ?? "", route.BaseUrl ?? "", route.Model ?? "",
+            route.CredentialId?.ToString() ?? "");
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(material)));
     }
 

@@ -14,14 +14,46 @@ public static class EllipsisRewriter
         "même question", "same question",
     ];
 
+    /// <summary>Longest completed question: the API's own limit on questions.</summary>
+    public const int MaxLength = 4000;
+
+    // After "et"/"and", these start a question of its own ("Et comment contester une amende ?").
+    private static readonly HashSet<string> Interrogatives = new(StringComparer.Ordinal)
+    {
+        "comment", "quel", "quelle", "quels", "quelles", "pourquoi", "ou", "où", "quand", "combien", "qui", "que", "qu", "quoi",
+        "lequel", "laquelle", "lesquels", "lesquelles", "est-ce", "peut-on", "puis-je", "dois-je", "faut-il",
+        "how", "what", "why", "where", "when", "who", "which", "can", "could", "do", "does", "is", "are", "should", "may",
+    };
+
+    /// <summary>True when the question only makes sense as a continuation of the one before.</summary>
+    public static bool IsElliptical(string question) => Split(question) is not null;
+
     /// <returns>The completed question, or null when the question stands on its own or there is nothing to complete it with.</returns>
     public static string? Rewrite(string question, string? previousQuestion)
     {
-        if (string.IsNullOrWhiteSpace(previousQuestion))
+        if (string.IsNullOrWhiteSpace(previousQuestion) || Split(question) is not { } kept)
         {
             return null;
         }
 
+        var subject = previousQuestion.Trim().TrimEnd('?', ' ', '.', '!');
+        if (kept.Length == 0)
+        {
+            return subject + " ?";
+        }
+
+        var room = MaxLength - kept.Length - 3;
+        if (subject.Length > room)
+        {
+            subject = subject[..Math.Max(0, room)].TrimEnd();
+        }
+
+        return $"{subject} {kept} ?";
+    }
+
+    /// <summary>What an elliptical question adds to the previous one ("pour un mineur"), or null when it stands alone.</summary>
+    private static string? Split(string question)
+    {
         var q = question.Trim();
         var lower = q.ToLowerInvariant();
         var opener = Openers.FirstOrDefault(o => lower.StartsWith(o, StringComparison.Ordinal) &&
@@ -34,7 +66,8 @@ public static class EllipsisRewriter
         // "Et pour un mineur ?" keeps "pour un mineur"; "Qu'en est-il des mineurs ?" keeps "des mineurs". A long
         // question that merely starts with "et" stands on its own.
         var rest = q[opener.Length..].Trim().TrimStart(',', ':').Trim();
-        if (opener is "et" or "and" && TextFolding.Words(rest).Count > 8)
+        var words = TextFolding.Words(rest);
+        if (opener is "et" or "and" && (words.Count > 8 || words.Count > 0 && Interrogatives.Contains(words[0])))
         {
             return null;
         }
@@ -43,8 +76,6 @@ public static class EllipsisRewriter
         var questionLike = opener.Contains("en est-il", StringComparison.Ordinal) || opener.Contains("about", StringComparison.Ordinal) ||
             opener.Contains("question", StringComparison.Ordinal);
         var kept = questionLike || opener is "et" or "and" ? rest : q[connector.Length..].Trim();
-        var subject = previousQuestion.Trim().TrimEnd('?', ' ', '.', '!');
-        kept = kept.TrimEnd('?', ' ', '.', '!');
-        return kept.Length == 0 ? subject + " ?" : $"{subject} {kept} ?";
+        return kept.TrimEnd('?', ' ', '.', '!');
     }
 }

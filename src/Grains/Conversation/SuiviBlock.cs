@@ -126,6 +126,8 @@ public static partial class SuiviBlock
 
         var text = Emphasis().Replace(title, string.Empty);
         text = Whitespace().Replace(text, " ").Trim();
+        // "1. Contexte", "II) Démarches", "B. Recours": the outline numbers its parts itself.
+        text = ListNumbering().Replace(text, string.Empty);
         text = text.Trim('"', '«', '»', '“', '”', ' ').TrimStart(':', '-', '–', '—', ' ');
         text = text.TrimEnd(':', ';', ',', '.', ' ', '-', '–', '—');
         if (text.EndsWith("..", StringComparison.Ordinal) || text.EndsWith('…'))
@@ -619,4 +621,7 @@ public static partial class SuiviBlock
 
     [GeneratedRegex(@"\s+", RegexOptions.CultureInvariant)]
     private static partial Regex Whitespace();
+
+    [GeneratedRegex(@"^(\d{1,2}|[IVX]{1,4}|[A-H])[.)]\s+(?=\S)")]
+    private static partial Regex ListNumbering();
 }

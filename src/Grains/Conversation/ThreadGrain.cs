@@ -38,6 +38,8 @@ public sealed partial class ThreadGrain(
         await _turn.WaitAsync(cancellationToken);
         try
         {
+            // A caller that gave up while this thread was busy gets nothing done on its behalf.
+            cancellationToken.ThrowIfCancellationRequested();
             var plan = await PlanAsync(request, cancellationToken);
             if (plan.Immediate is { } immediate)
             {
@@ -50,10 +52,14 @@ public sealed partial class ThreadGrain(
                 written = plan.Passages.Count == 0
                     ? null
                     : await writer.WriteAsync(_key.TenantId, plan.Question, plan.Passages, plan.Section?.Title, plan.Settings, cancellationToken);
+                if (written is not null && string.IsNullOrWhiteSpace(written.Text))
+                {
+                    throw EmptyAnswer(written.Model);
+                }
             }
             catch (LlmException ex)
             {
-                await LogFailureAsync(plan, ex, "", cancellationToken);
+                await LogFailureAsync(plan, ex.ErrorCode, "", cancellationToken);
                 throw;
             }
 
@@ -69,11 +75,16 @@ public sealed partial class ThreadGrain(
         QueryRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await _turn.WaitAsync(cancellationToken);
+        Plan? plan = null;
+        var settled = false;
+        var received = new StringBuilder();
         try
         {
-            var plan = await PlanAsync(request, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            plan = await PlanAsync(request, cancellationToken);
             if (plan.Immediate is { } immediate)
             {
+                settled = true;
                 var ready = await FinishAsync(plan, immediate, cancellationToken);
                 foreach (var e in Replay(ready))
                 {
@@ -83,7 +94,7 @@ public sealed partial class ThreadGrain(
                 yield break;
             }
 
-            var text = new StringBuilder();
+            var text = received;
             string? model = null;
             LlmException? failure = null;
             await using (var pieces = (plan.Passages.Count == 0
@@ -121,10 +132,16 @@ public sealed partial class ThreadGrain(
                 }
             }
 
+            if (failure is null && model is not null && text.Length == 0)
+            {
+                failure = EmptyAnswer(model);
+            }
+
+            settled = true;
             if (failure is not null)
             {
                 // The answer is incomplete: logged as such, and the outline of the previous answer stays in place.
-                await LogFailureAsync(plan, failure, text.ToString(), cancellationToken);
+                await LogFailureAsync(plan, failure.ErrorCode, text.ToString(), cancellationToken);
                 if (text.Length == 0)
                 {
                     // Nothing was sent yet: the caller can still answer with a plain problem and its status code.
@@ -149,9 +166,26 @@ public sealed partial class ThreadGrain(
         }
         finally
         {
+            if (plan is not null && !settled)
+            {
+                // The caller went away mid-answer: the log keeps a trace, the outline stays as it was.
+                try
+                {
+                    await LogFailureAsync(plan, "cancelled", received.ToString(), CancellationToken.None);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    LogCancelledNotLogged(logger, _key.TenantId, request.QueryId, ex.GetType().Name);
+                }
+            }
+
             _turn.Release();
         }
     }
+
+    private static LlmException EmptyAnswer(string model) => new(LlmErrorCode.ProviderEmptyAnswer,
+        $"The model '{model}' finished without writing anything, so there is no answer to deliver. Retry the question; if it " +
+        "keeps happening, choose another default model in Admin → Providers → Models.");
 
     /// <summary>Follow-up resolution, the elliptical rewrite, the cache, then retrieval: everything before the model.</summary>
     private async Task<Plan> PlanAsync(QueryRequest request, CancellationToken ct)
@@ -165,7 +199,7 @@ public sealed partial class ThreadGrain(
         var topK = Math.Clamp(request.TopK ?? settings.RetrieveK, MinPassages, 50);
         if (resolution.Kind == FollowUpKind.NeedsChoice)
         {
-            var plan = new Plan(request, request.Question, "", null, resolution, settings, topK, [], clock, null, 0);
+            var plan = new Plan(request, request.Question, "", null, resolution, settings, topK, [], clock, null, 0, _state?.LastQuestion);
             return plan with { Immediate = Clarify(plan) };
         }
 
@@ -173,6 +207,11 @@ public sealed partial class ThreadGrain(
         var section = resolution.Kind == FollowUpKind.Resolved ? outline.First(s => s.Id == resolution.SectionId) : null;
         var rewritten = section is null ? EllipsisRewriter.Rewrite(request.Question, _state?.LastQuestion) : null;
         var question = rewritten ?? request.Question;
+        // The subject that later ellipses complete: the last question that stood on its own. Follow-ups and ellipses
+        // keep it; an ellipsis with nothing before it does not become one.
+        var subject = section is not null || rewritten is not null || EllipsisRewriter.IsElliptical(request.Question)
+            ? _state?.LastQuestion
+            : request.Question;
         var retrievalQuery = section?.Title ?? question;
 
         // Follow-ups depend on the thread, not only on the question: they never use the cache.
@@ -187,7 +226,7 @@ public sealed partial class ThreadGrain(
             generation = lookup.Generation;
             if (lookup.Answer is { } hit)
             {
-                var cachedPlan = new Plan(request, question, retrievalQuery, null, resolution, settings, topK, [], clock, null, generation);
+                var cachedPlan = new Plan(request, question, retrievalQuery, null, resolution, settings, topK, [], clock, null, generation, subject);
                 return cachedPlan with
                 {
                     Immediate = new Composed(hit.Mode, hit.Answer, hit.Outline, hit.SuiviStatus, hit.Model, hit.Citations, Cached: true),
@@ -196,7 +235,7 @@ public sealed partial class ThreadGrain(
         }
 
         var passages = await retrieval.RetrieveAsync(_key.TenantId, retrievalQuery, settings, topK, section?.ChunkIds ?? [], ct);
-        return new Plan(request, question, retrievalQuery, section, resolution, settings, topK, passages, clock, cacheKey, generation);
+        return new Plan(request, question, retrievalQuery, section, resolution, settings, topK, passages, clock, cacheKey, generation, subject);
     }
 
     private Composed Compose(Plan plan, WrittenAnswer? written)
@@ -227,9 +266,11 @@ public sealed partial class ThreadGrain(
     private async Task<QueryResult> FinishAsync(Plan plan, Composed answer, CancellationToken ct)
     {
         var request = plan.Request;
-        if (answer.Mode != AnswerModes.Clarification && answer.Outline.Length is >= 4 and <= 8)
+        if (answer.Mode != AnswerModes.Clarification)
         {
-            await SaveOutlineAsync(answer.Outline, plan.Question, ct);
+            // The delivered answer is now "the previous answer": without a usable outline, follow-ups get the choice
+            // list instead of resolving against an older answer. A broken outline is never stored.
+            await SaveOutlineAsync(answer.Outline.Length is >= 4 and <= 8 ? answer.Outline : [], plan.Subject, ct);
         }
 
         if (plan.CacheKey is { } key && !answer.Cached && answer.Mode != AnswerModes.Clarification && answer.SuiviStatus != "non_compliant")
@@ -263,12 +304,12 @@ public sealed partial class ThreadGrain(
         return result;
     }
 
-    /// <summary>The provider's verdict goes to the log row (with what had arrived) and to the caller; the outline stays.</summary>
-    private Task LogFailureAsync(Plan plan, LlmException ex, string partial, CancellationToken ct) =>
+    /// <summary>The failure goes to the log row (with what had arrived) and to the caller; the outline stays.</summary>
+    private Task LogFailureAsync(Plan plan, string errorCode, string partial, CancellationToken ct) =>
         conversations.LogQueryAsync(new QueryLogEntry(
             plan.Request.QueryId, _key.TenantId, _key.CallerApp, _key.UserId, _key.ThreadId, plan.Request.Question, plan.RetrievalQuery,
             AnswerModes.Llm, partial, plan.Resolution.Kind == FollowUpKind.Resolved, plan.Resolution.SectionId, plan.Resolution.RefType,
-            [], null, partial.Length > 0 ? "incomplete" : null, ex.ErrorCode, plan.Clock.ElapsedMilliseconds), ct);
+            [], null, partial.Length > 0 ? "incomplete" : null, errorCode, plan.Clock.ElapsedMilliseconds), ct);
 
     private Composed Clarify(Plan plan)
     {
@@ -300,7 +341,7 @@ public sealed partial class ThreadGrain(
         yield return new QueryEvent(QueryEventKinds.Done, null, result);
     }
 
-    private async Task SaveOutlineAsync(ImmutableArray<OutlineSection> sections, string question, CancellationToken ct)
+    private async Task SaveOutlineAsync(ImmutableArray<OutlineSection> sections, string? question, CancellationToken ct)
     {
         var expected = _state?.Version ?? 0;
         var version = await conversations.SaveThreadAsync(_key, sections, question, expected, ct);
@@ -320,7 +361,8 @@ public sealed partial class ThreadGrain(
     /// <summary>What is known before the model writes: the question as answered, where to look, what was found.</summary>
     private sealed record Plan(
         QueryRequest Request, string Question, string RetrievalQuery, OutlineSection? Section, FollowUpResolution Resolution,
-        TenantSettings Settings, int TopK, IReadOnlyList<Passage> Passages, Stopwatch Clock, string? CacheKey, long Generation)
+        TenantSettings Settings, int TopK, IReadOnlyList<Passage> Passages, Stopwatch Clock, string? CacheKey, long Generation,
+        string? Subject)
     {
         /// <summary>An answer known without the model: a clarification or a cached answer.</summary>
         public Composed? Immediate { get; init; }
@@ -335,6 +377,9 @@ public sealed partial class ThreadGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Query {QueryId} of tenant {TenantId} ({CallerApp}) answered in {Mode} mode (cached: {Cached}) in {LatencyMs} ms")]
     private static partial void LogAnswered(ILogger logger, string tenantId, string callerApp, Guid queryId, string mode, bool cached, long latencyMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Query {QueryId} of tenant {TenantId} was abandoned by its caller and could not be logged: {Error}")]
+    private static partial void LogCancelledNotLogged(ILogger logger, string tenantId, Guid queryId, string error);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Query {QueryId} of tenant {TenantId}: followup_ref_type={RefType} section={SectionId}")]
     private static partial void LogResolution(ILogger logger, string tenantId, Guid queryId, string refType, string sectionId);

@@ -132,6 +132,7 @@ public sealed class ChatCompletionsClient(HttpClient http)
             }
 
             using var reader = new StreamReader(stream, Encoding.UTF8);
+            var deadline = DateTime.UtcNow + options.StreamMaxDuration;
             var received = 0;
             string? finishReason = null;
             string? model = null;
@@ -139,7 +140,14 @@ public sealed class ChatCompletionsClient(HttpClient http)
             var done = false;
             while (!done)
             {
-                idle.CancelAfter(options.Timeout);
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero)
+                {
+                    throw ProviderErrors.Timeout(ep, options.StreamMaxDuration, midStream: true, received,
+                        new TimeoutException($"the stream lasted longer than {options.StreamMaxDuration.TotalSeconds:0} s"));
+                }
+
+                idle.CancelAfter(left < options.Timeout ? left : options.Timeout);
                 string? line;
                 try
                 {

@@ -13,6 +13,12 @@ public sealed record ChatOptions
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// The longest a whole stream may take once open: keep-alive comments re-arm <see cref="Timeout"/>, so a provider
+    /// that only sends them would otherwise hold the answer (and its thread) for ever.
+    /// </summary>
+    public TimeSpan StreamMaxDuration { get; init; } = TimeSpan.FromMinutes(3);
+
+    /// <summary>
     /// Retries after the first attempt for 429, 408, every 5xx, timeouts and unreachable endpoints, and for a 402 that
     /// came with a Retry-After. Never for 400, 401, 403, 404 or a 402 without Retry-After.
     /// </summary>

@@ -32,6 +32,9 @@ public enum LlmErrorCode
 
     /// <summary>A stored key that cannot be decrypted with the configured <c>LLM_CREDENTIALS_ENC_KEY</c>: no call is made.</summary>
     CredentialUnreadable = 9,
+
+    /// <summary>The model finished without writing anything: there is no answer to deliver.</summary>
+    ProviderEmptyAnswer = 10,
 }
 
 public static class LlmErrorCodeExtensions
@@ -48,6 +51,7 @@ public static class LlmErrorCodeExtensions
         LlmErrorCode.CredentialMissing => "credential_missing",
         LlmErrorCode.CredentialInvalid => "credential_invalid",
         LlmErrorCode.CredentialUnreadable => "credential_unreadable",
+        LlmErrorCode.ProviderEmptyAnswer => "provider_empty_answer",
         _ => throw new ArgumentOutOfRangeException(nameof(code), code, null),
     };
 

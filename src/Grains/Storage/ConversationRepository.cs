@@ -50,7 +50,7 @@ public sealed class ConversationRepository(NpgsqlDataSource db)
 
     /// <summary>Writes the thread's outline if nobody else wrote it since <paramref name="expectedVersion"/>.</summary>
     public async Task<int?> SaveThreadAsync(
-        ThreadKey key, IReadOnlyList<OutlineSection> outline, string lastQuestion, int expectedVersion, CancellationToken ct)
+        ThreadKey key, IReadOnlyList<OutlineSection> outline, string? lastQuestion, int expectedVersion, CancellationToken ct)
     {
         var json = JsonSerializer.Serialize(outline.Select(s => new StoredSection(s.Id, s.Title, [.. s.ChunkIds])), Json);
         await using var cmd = db.CreateCommand(
@@ -65,7 +65,7 @@ public sealed class ConversationRepository(NpgsqlDataSource db)
             """);
         Bind(cmd, key);
         cmd.Parameters.AddWithValue("o", json);
-        cmd.Parameters.AddWithValue("q", lastQuestion);
+        cmd.Parameters.Add(new NpgsqlParameter("q", NpgsqlDbType.Text) { Value = (object?)lastQuestion ?? DBNull.Value });
         cmd.Parameters.AddWithValue("v", expectedVersion);
         return await cmd.ExecuteScalarAsync(ct) as int?;
     }

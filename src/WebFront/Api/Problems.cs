@@ -65,8 +65,10 @@ public static class Problems
             (400, "value_out_of_range", "A value is longer or larger than the field allows; shorten it."),
         PostgresException => (500, "internal_error", "The database refused the request; it has been logged. Retry, and report the time of the request if it persists."),
         NpgsqlException => (503, "database_unavailable", "PostgreSQL is unreachable; check DATABASE_URL and that the server runs (GET /api/health tells more)."),
-        Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or TimeoutException =>
-            (503, "cluster_unavailable", "The Orleans cluster did not answer in time; retry, and check GET /api/health for the silos' state."),
+        TimeoutException or OperationCanceledException =>
+            (504, "request_timeout", "The request did not complete in time: a slow model, a conversation thread still busy with an earlier question, or a cluster that did not answer. It was not carried out; retry, and check GET /api/health if it persists."),
+        Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException =>
+            (503, "cluster_unavailable", "The Orleans cluster did not answer; retry, and check GET /api/health for the silos' state."),
         _ => (500, "internal_error", "An unexpected error occurred; it has been logged. Retry, and report the time of the request if it persists."),
     };
 
@@ -80,7 +82,7 @@ public static class Problems
         LlmErrorCode.ProviderRateLimited => 429,
         LlmErrorCode.ProviderUnavailable => 503,
         LlmErrorCode.ProviderAuthFailed or LlmErrorCode.ProviderBadRequest or LlmErrorCode.ProviderPaymentRequired or
-            LlmErrorCode.StreamIncomplete => 502,
+            LlmErrorCode.StreamIncomplete or LlmErrorCode.ProviderEmptyAnswer => 502,
         LlmErrorCode.CredentialMissing or LlmErrorCode.CredentialInvalid or LlmErrorCode.CredentialUnreadable => 409,
         _ => 502,
     };

@@ -23,6 +23,9 @@ public static partial class QueryApi
 {
     public const int MaxQuestionLength = 4000;
 
+    /// <summary>Shorter than the thread grain's response timeout (5 min), so that a call given up is also cancelled.</summary>
+    public static readonly TimeSpan AskDeadline = TimeSpan.FromMinutes(4.5);
+
     public static void MapQueryApi(this WebApplication app) =>
         app.MapPost("/api/query", static async Task<Results<Ok<QueryResponse>, EmptyHttpResult, ProblemHttpResult>> (
             QueryBody? body, HttpContext http, IGrainFactory grains, ILoggerFactory logs, CancellationToken ct) =>
@@ -75,10 +78,13 @@ public static partial class QueryApi
                 return await StreamAsync(http, grain, request, logs.CreateLogger("AuroraNexus.Query"), caller.TenantId, ct);
             }
 
+            // Cancelled (and so never carried out by the thread) before the grain call would time out on its own.
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            deadline.CancelAfter(AskDeadline);
             QueryResult result;
             try
             {
-                result = await grain.AskAsync(request, ct);
+                result = await grain.AskAsync(request, deadline.Token);
             }
             catch (LlmException ex)
             {

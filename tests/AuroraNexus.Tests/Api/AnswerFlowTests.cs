@@ -138,7 +138,56 @@ public sealed class AnswerFlowTests(TenancyFixture fx)
         var elliptical = await IngestionApiTests.Ask(tenant.Admin, "Et pour un couple pacsé ?", TenancyFixture.CallerApp, thread);
         Assert.Equal("Comment faire une donation au dernier vivant pour un couple pacsé ?", elliptical["retrieval_query"]!.GetValue<string>());
         var chained = await IngestionApiTests.Ask(tenant.Admin, "Et sans notaire ?", TenancyFixture.CallerApp, thread);
-        Assert.Equal("Comment faire une donation au dernier vivant pour un couple pacsé sans notaire ?", chained["retrieval_query"]!.GetValue<string>());
+        // Each ellipsis completes the last question that stood on its own; ellipses do not pile up.
+        Assert.Equal("Comment faire une donation au dernier vivant sans notaire ?", chained["retrieval_query"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Ellipses_complete_the_last_question_that_stood_on_its_own()
+    {
+        var tenant = await fx.CreateTenantAsync("subject", Files);
+        const string thread = "subject-thread";
+        await IngestionApiTests.Ask(tenant.Admin, "Comment faire une donation au dernier vivant ?", TenancyFixture.CallerApp, thread);
+        var detail = await IngestionApiTests.Ask(tenant.Admin, "détaille le point B", TenancyFixture.CallerApp, thread);
+        Assert.True(detail["followup"]!["resolved"]!.GetValue<bool>());
+        var first = await IngestionApiTests.Ask(tenant.Admin, "Et pour un couple pacsé ?", TenancyFixture.CallerApp, thread);
+        Assert.Equal("Comment faire une donation au dernier vivant pour un couple pacsé ?", first["retrieval_query"]!.GetValue<string>());
+        var second = await IngestionApiTests.Ask(tenant.Admin, "Et pour un couple marié ?", TenancyFixture.CallerApp, thread);
+        Assert.Equal("Comment faire une donation au dernier vivant pour un couple marié ?", second["retrieval_query"]!.GetValue<string>());
+
+        // An ellipsis that opens a thread has nothing to complete and does not become the subject.
+        const string fresh = "subject-fresh";
+        Assert.Equal("Et pour un mineur ?", (await IngestionApiTests.Ask(tenant.Admin, "Et pour un mineur ?", TenancyFixture.CallerApp, fresh))["retrieval_query"]!.GetValue<string>());
+        Assert.Equal("Et pour un étranger ?", (await IngestionApiTests.Ask(tenant.Admin, "Et pour un étranger ?", TenancyFixture.CallerApp, fresh))["retrieval_query"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task An_answer_without_an_outline_replaces_the_previous_one_so_follow_ups_ask_which_point()
+    {
+        var tenant = await LlmTenantAsync("nonc");
+        const string thread = "nonc-thread";
+        await IngestionApiTests.Ask(tenant.Admin, "Comment demander l'AME ?", TenancyFixture.CallerApp, thread);
+        fx.Stub.EnqueueReply("Une réponse en prose, sans parties ni bloc de suivi.");
+        var prose = await IngestionApiTests.Ask(tenant.Admin, "Qui a droit à l'AME en Guyane ?", TenancyFixture.CallerApp, thread);
+        Assert.Equal("non_compliant", prose["suivi_status"]!.GetValue<string>());
+        var detail = await IngestionApiTests.Ask(tenant.Admin, "détaille le point B", TenancyFixture.CallerApp, thread);
+        Assert.Equal("clarification", detail["mode"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task An_empty_completion_is_a_problem_not_an_empty_answer()
+    {
+        var tenant = await LlmTenantAsync("empty");
+        fx.Stub.EnqueueReply("");
+        var response = await tenant.Admin.PostAsJsonAsync("/api/query", new { question = "Combien coûte l'AME ?", caller_app = TenancyFixture.CallerApp });
+        await ByokTests.AssertProblemAsync(response, HttpStatusCode.BadGateway, "provider_empty_answer");
+        fx.Stub.EnqueueStream();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/query")
+        {
+            Content = JsonContent.Create(new { question = "Combien de temps dure l'AME ?", caller_app = TenancyFixture.CallerApp }),
+        };
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        await ByokTests.AssertProblemAsync(await tenant.Admin.SendAsync(request), HttpStatusCode.BadGateway, "provider_empty_answer");
     }
 
     [Fact]

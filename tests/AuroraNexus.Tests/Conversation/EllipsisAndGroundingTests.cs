@@ -22,8 +22,28 @@ public sealed class EllipsisAndGroundingTests
     [InlineData("Etre mineur change-t-il quelque chose ?", "Comment changer de nom ?")]
     [InlineData("Et comment faire une demande d'aide médicale de l'État quand on vit en France depuis trois mois ?", "Comment changer de nom ?")]
     [InlineData("Et pour un mineur ?", null)]
+    [InlineData("Et comment contester une amende de stationnement ?", "Comment changer de nom ?")]
+    [InlineData("And how do I renew a passport?", "How do I change my name?")]
+    [InlineData("Et quels documents fournir ?", "Comment changer de nom ?")]
     public void A_question_that_stands_on_its_own_is_not_rewritten(string question, string? previous) =>
         Assert.Null(EllipsisRewriter.Rewrite(question, previous));
+
+    [Fact]
+    public void A_completed_question_never_exceeds_the_question_limit()
+    {
+        var rewritten = EllipsisRewriter.Rewrite("Et pour un mineur de moins de seize ans ?", new string('x', 3990) + " ?");
+        Assert.NotNull(rewritten);
+        Assert.True(rewritten.Length <= EllipsisRewriter.MaxLength, $"{rewritten.Length} characters");
+        Assert.EndsWith("pour un mineur de moins de seize ans ?", rewritten);
+    }
+
+    [Theory]
+    [InlineData("1. Partie 1", "Partie 1")]
+    [InlineData("II) Démarches", "Démarches")]
+    [InlineData("**B. Recours**", "Recours")]
+    [InlineData("2024 en chiffres", "2024 en chiffres")]
+    public void Outline_titles_lose_the_answers_own_list_numbering(string raw, string expected) =>
+        Assert.Equal(expected, SuiviBlock.CleanTitle(raw));
 
     [Fact]
     public void Each_part_is_grounded_in_the_passages_it_cites()
@@ -68,6 +88,7 @@ public sealed class EllipsisAndGroundingTests
         Assert.NotEqual(key, AnswerCacheGrain.Key("Qu'est-ce que l'AME ?", "Qu'est-ce que l'AME ?", 10, settings with { RetrieveK = 12 }, route));
         Assert.NotEqual(key, AnswerCacheGrain.Key("Qu'est-ce que l'AME ?", "Qu'est-ce que l'AME ?", 10, settings, route with { Model = "m2" }));
         Assert.NotEqual(key, AnswerCacheGrain.Key("Qu'est-ce que l'AME ?", "Qu'est-ce que l'AME ?", 12, settings, route));
+        Assert.NotEqual(key, AnswerCacheGrain.Key("Qu'est-ce que l'AME ?", "Qu'est-ce que l'AME ?", 10, settings, route with { BaseUrl = "https://y" }));
         Assert.DoesNotContain("AME", key, StringComparison.OrdinalIgnoreCase);
     }
 }

@@ -227,6 +227,25 @@ public sealed class OpenRouterStub : IAsyncDisposable
             }
         });
 
+    /// <summary>Streams these pieces, then only keep-alive comments, one per <paramref name="interval"/>, until the client leaves.</summary>
+    public void EnqueueStreamKeepAliveForever(TimeSpan interval, params string[] deltasBefore) =>
+        _chat.Enqueue(async (context, call) =>
+        {
+            await WriteStreamAsync(context, call, deltasBefore, null, done: false);
+            try
+            {
+                while (true)
+                {
+                    await Task.Delay(interval, context.RequestAborted);
+                    await context.Response.WriteAsync(": OPENROUTER PROCESSING\n\n", context.RequestAborted);
+                    await context.Response.Body.FlushAsync(context.RequestAborted);
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException)
+            {
+            }
+        });
+
     /// <summary>Waits before answering (honouring the client giving up), then replies with content or the default.</summary>
     public void EnqueueSlow(TimeSpan delay, string? content = null) =>
         _chat.Enqueue(async (context, call) =>

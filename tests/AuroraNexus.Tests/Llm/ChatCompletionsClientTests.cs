@@ -686,6 +686,23 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Stream_kept_open_by_keep_alives_alone_ends_as_stream_incomplete_at_its_maximum_duration()
+    {
+        _stub.EnqueueStreamKeepAliveForever(TimeSpan.FromMilliseconds(100), "Une réponse");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<LlmException>(async () =>
+        {
+            await foreach (var _ in Client.StreamAsync(_stub.Endpoint(), Question,
+                               Fast with { Timeout = TimeSpan.FromSeconds(1), StreamMaxDuration = TimeSpan.FromSeconds(2) }, CancellationToken.None))
+            {
+            }
+        });
+
+        Assert.Equal(LlmErrorCode.StreamIncomplete, error.Code);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
     public async Task Stream_that_goes_silent_after_some_text_is_stream_incomplete()
     {
         _stub.EnqueueStreamStall(TimeSpan.FromSeconds(5), "Une réponse");
@@ -1006,7 +1023,7 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
         Assert.Equal(
             [
                 "provider_auth_failed", "provider_rate_limited", "provider_unavailable", "provider_bad_request",
-                "provider_payment_required", "stream_incomplete", "credential_missing", "credential_invalid", "credential_unreadable",
+                "provider_payment_required", "stream_incomplete", "credential_missing", "credential_invalid", "credential_unreadable", "provider_empty_answer",
             ],
             codes);
         Assert.Equal("credential_unreadable", LlmErrorCode.CredentialUnreadable.ToCode());
