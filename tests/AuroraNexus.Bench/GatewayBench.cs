@@ -38,6 +38,7 @@ public static class GatewayBench
             ["ORLEANS_SILO_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
             ["ORLEANS_GATEWAY_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture),
             ["ADMIN_DEFAULT_PASSWORD"] = "bench-admin-password",
+            ["NEXUS_ALLOW_PRIVATE_LLM_URLS"] = "true", // the provider answers on loopback
             ["Logging:LogLevel:Default"] = "Warning",
         };
         var web = await NexusWebApp.CreateAsync([], overrides) ?? throw new InvalidOperationException("configuration refused");
