@@ -106,7 +106,7 @@ public static class InternalGateway
         }
         catch (LlmException ex) when (!http.Response.HasStarted)
         {
-            await Error(http, StatusOf(ex), ex.ErrorCode, ex.Message);
+            await Error(http, ex.Code.ApiStatus(), ex.ErrorCode, ex.Message);
         }
     }
 
@@ -154,14 +154,14 @@ public static class InternalGateway
         {
             if (!started)
             {
-                await Error(http, StatusOf(ex), ex.ErrorCode, ex.Message);
+                await Error(http, ex.Code.ApiStatus(), ex.ErrorCode, ex.Message);
                 return;
             }
 
             // Like OpenRouter once a stream has begun: the error travels as an event, and no [DONE] follows.
             var error = new JsonObject
             {
-                ["error"] = new JsonObject { ["code"] = StatusOf(ex), ["message"] = ex.Message, ["type"] = ex.ErrorCode },
+                ["error"] = new JsonObject { ["code"] = ex.Code.ApiStatus(), ["message"] = ex.Message, ["type"] = ex.ErrorCode },
                 ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = new JsonObject(), ["finish_reason"] = "error" }),
             };
             await WriteEventAsync(http, error.ToJsonString(), ct);
@@ -183,14 +183,6 @@ public static class InternalGateway
         var b = SHA256.HashData(Encoding.UTF8.GetBytes(secret));
         return CryptographicOperations.FixedTimeEquals(a, b) && presented.Length > 0;
     }
-
-    private static int StatusOf(LlmException ex) => ex.ErrorCode switch
-    {
-        "provider_rate_limited" => 429,
-        "provider_unavailable" => 503,
-        "credential_missing" or "credential_invalid" or "credential_unreadable" => 409,
-        _ => 502,
-    };
 
     /// <summary>Reads an OpenAI chat body strictly: every field of the wrong type or out of range is a 400, never a guess.</summary>
     public static (LlmRequest? Request, bool Stream, string? Problem) Parse(JsonNode? body)

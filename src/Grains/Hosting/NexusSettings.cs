@@ -249,8 +249,8 @@ public sealed class NexusSettings
 
     public static string SecretPath(string dataDir, string name) => Path.Combine(dataDir, "secrets", name.ToLowerInvariant());
 
-    /// <summary>Replaces a kept secret atomically (write aside, then rename), readable by the owner only.</summary>
-    public static void WriteSecretFile(string path, string value)
+    /// <summary>Writes a kept secret atomically (write aside, then rename), readable by the owner only.</summary>
+    public static void WriteSecretFile(string path, string value, bool overwrite = true)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temp = path + ".tmp";
@@ -260,26 +260,18 @@ public sealed class NexusSettings
             File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
 
-        File.Move(temp, path, overwrite: true);
+        File.Move(temp, path, overwrite);
     }
 
     private static string GeneratedSecret(string path, Func<string> generate)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         if (File.Exists(path))
         {
             return File.ReadAllText(path).Trim();
         }
 
         var secret = generate();
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, secret);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-
-        File.Move(temp, path, overwrite: false);
+        WriteSecretFile(path, secret, overwrite: false);
         return secret;
     }
 }

@@ -56,6 +56,19 @@ public static class LlmErrorCodeExtensions
     };
 
     /// <summary>
+    /// The HTTP status our own APIs answer with: the provider's own faults and refusals are a bad gateway, its rate
+    /// limit is passed on as 429 and its unavailability as 503, and a tenant credential that is missing, invalid or
+    /// unreadable is a conflict with the tenant's configuration.
+    /// </summary>
+    public static int ApiStatus(this LlmErrorCode code) => code switch
+    {
+        LlmErrorCode.ProviderRateLimited => 429,
+        LlmErrorCode.ProviderUnavailable => 503,
+        LlmErrorCode.CredentialMissing or LlmErrorCode.CredentialInvalid or LlmErrorCode.CredentialUnreadable => 409,
+        _ => 502,
+    };
+
+    /// <summary>
     /// True for failures that may pass when the same request is sent again later. A 402 is not, unless the provider
     /// sent a <c>Retry-After</c> with it (see <see cref="LlmException.Retryable"/>).
     /// </summary>

@@ -28,11 +28,19 @@ public sealed class LlmCatalogRepository(NpgsqlDataSource db)
     /// <summary>Every tenant starts with the OpenRouter provider, so that adding a key is the only step.</summary>
     public async Task EnsureDefaultProviderAsync(string tenantId, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand(
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await EnsureDefaultProviderAsync(connection, null, tenantId, ct);
+    }
+
+    /// <summary>The same, inside a caller's transaction (a tenant created with its first admin).</summary>
+    public static async Task EnsureDefaultProviderAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? tx, string tenantId, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
             """
             INSERT INTO llm_providers (id, tenant_id, name, kind, base_url) VALUES (@id, @t, @n, 'openrouter', @u)
             ON CONFLICT (tenant_id, lower(name)) DO NOTHING
-            """);
+            """, connection, tx);
         cmd.Parameters.AddWithValue("id", Guid.NewGuid());
         cmd.Parameters.AddWithValue("t", tenantId);
         cmd.Parameters.AddWithValue("n", OpenRouterName);

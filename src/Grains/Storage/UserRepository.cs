@@ -204,15 +204,7 @@ public sealed class UserRepository(NpgsqlDataSource db)
             }
         }
 
-        await using (var provider = new NpgsqlCommand(
-            "INSERT INTO llm_providers (id, tenant_id, name, kind, base_url) VALUES (@id, @t, @n, 'openrouter', @u)", connection, tx))
-        {
-            provider.Parameters.AddWithValue("id", Guid.NewGuid());
-            provider.Parameters.AddWithValue("t", tenantId);
-            provider.Parameters.AddWithValue("n", LlmCatalogRepository.OpenRouterName);
-            provider.Parameters.AddWithValue("u", LlmCatalogRepository.OpenRouterBaseUrl);
-            await provider.ExecuteNonQueryAsync(ct);
-        }
+        await LlmCatalogRepository.EnsureDefaultProviderAsync(connection, tx, tenantId, ct);
 
         await using var user = new NpgsqlCommand(
             $"""

@@ -51,7 +51,7 @@ public static class Problems
 
     private static (int Status, string Code, string Detail) Classify(Exception? error) => error switch
     {
-        LlmException llm => (StatusOf(llm.Code), llm.ErrorCode, llm.Message),
+        LlmException llm => (llm.Code.ApiStatus(), llm.ErrorCode, llm.Message),
         BadHttpRequestException { StatusCode: 413 } =>
             (413, "too_large", "The upload is larger than NEXUS_MAX_UPLOAD_BYTES allows; split it or raise the limit."),
         BadHttpRequestException bad => (bad.StatusCode, "bad_request", "The request is malformed: check the JSON body or the multipart form."),
@@ -72,25 +72,10 @@ public static class Problems
         _ => (500, "internal_error", "An unexpected error occurred; it has been logged. Retry, and report the time of the request if it persists."),
     };
 
-    /// <summary>
-    /// Our API's status for each LLM failure: the provider's own faults and refusals are a bad gateway, its rate limit
-    /// is passed on as 429 and its unavailability as 503 (both with Retry-After when known), and a tenant credential
-    /// that is missing, invalid or unreadable is a conflict with the tenant's configuration.
-    /// </summary>
-    public static int StatusOf(LlmErrorCode code) => code switch
-    {
-        LlmErrorCode.ProviderRateLimited => 429,
-        LlmErrorCode.ProviderUnavailable => 503,
-        LlmErrorCode.ProviderAuthFailed or LlmErrorCode.ProviderBadRequest or LlmErrorCode.ProviderPaymentRequired or
-            LlmErrorCode.StreamIncomplete or LlmErrorCode.ProviderEmptyAnswer => 502,
-        LlmErrorCode.CredentialMissing or LlmErrorCode.CredentialInvalid or LlmErrorCode.CredentialUnreadable => 409,
-        _ => 502,
-    };
-
     /// <summary>The problem for a failed LLM call, with Retry-After when the provider said when to come back.</summary>
     public static ProblemHttpResult FromLlm(HttpContext http, LlmException error)
     {
-        var status = StatusOf(error.Code);
+        var status = error.Code.ApiStatus();
         if (RetryAfterSeconds(error, status) is { } seconds)
         {
             http.Response.Headers.RetryAfter = seconds;

@@ -155,6 +155,9 @@ public sealed class RotationTests(TenancyFixture fx)
     private static Task<int> RunAsync(string command, NexusSettings settings) =>
         OpsCommands.RunAsync(command, settings, NullLogger.Instance);
 
-    private static Task<(int Code, string Output)> CaptureAsync(string command, NexusSettings settings) =>
-        ConsoleCapture.RunAsync(() => RunAsync(command, settings)).ContinueWith(t => (t.Result.Result, t.Result.Output), TaskScheduler.Default);
+    private static async Task<(int Code, string Output)> CaptureAsync(string command, NexusSettings settings)
+    {
+        var (code, output) = await ConsoleCapture.RunAsync(() => RunAsync(command, settings));
+        return (code, output);
+    }
 }

@@ -106,7 +106,8 @@ public sealed class LlmEndpointTests
     [InlineData(LlmErrorCode.CredentialMissing, 409)]
     [InlineData(LlmErrorCode.CredentialInvalid, 409)]
     [InlineData(LlmErrorCode.CredentialUnreadable, 409)]
-    public void Api_problem_status_of_each_llm_code(LlmErrorCode code, int status) => Assert.Equal(status, Problems.StatusOf(code));
+    [InlineData(LlmErrorCode.ProviderEmptyAnswer, 502)]
+    public void Api_problem_status_of_each_llm_code(LlmErrorCode code, int status) => Assert.Equal(status, code.ApiStatus());
 
     [Fact]
     public void Api_problem_passes_retry_after_on_429_and_503_only()
@@ -118,6 +119,6 @@ public sealed class LlmEndpointTests
         Assert.Equal("3", Problems.RetryAfterSeconds(limited, 429));
         Assert.Equal("3", Problems.RetryAfterSeconds(limited, 503));
         Assert.Null(Problems.RetryAfterSeconds(unknown, 429));
-        Assert.Null(Problems.RetryAfterSeconds(payment, Problems.StatusOf(payment.Code)));
+        Assert.Null(Problems.RetryAfterSeconds(payment, payment.Code.ApiStatus()));
     }
 }
