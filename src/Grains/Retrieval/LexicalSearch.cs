@@ -49,6 +49,15 @@ public sealed class LexicalSearch(NpgsqlDataSource db)
     private static readonly (string Column, string Lead, string Config)[] Columns =
         [("tsv", "lead_tsv", "nexus_french"), ("tsv_accents", "lead_tsv_accents", "nexus_french_accents")];
 
+    /// <summary>
+    /// Words that shape a question rather than say what it is about ("comment", "quel", "peut-on", "faire"...). Documents
+    /// rarely contain the interrogatives, so their rarity gave them the heaviest weights; measured on the dev questions,
+    /// leaving them out of the full-text query ranks the answering document higher. A question made only of them keeps them.
+    /// </summary>
+    internal const string QuestionWords =
+        "comment quel quels quelle quelles quoi pourquoi quand combien peut peux puis doit dois faut faire a été " +
+        "how what which why when can could should would does do";
+
     public async Task<LexicalResult> SearchAsync(string tenantId, string query, LexicalOptions options, CancellationToken ct)
     {
         var folded = SearchColumnAsync(tenantId, query, Columns[0], options, ct);
@@ -67,8 +76,16 @@ public sealed class LexicalSearch(NpgsqlDataSource db)
         var (col, leadCol, cfg) = source;
         await using var cmd = db.CreateCommand(
             $$"""
-            WITH q AS (
+            WITH asked AS (
                 SELECT DISTINCT lexeme FROM unnest(to_tsvector('{{cfg}}', @q))
+            ),
+            kept AS (
+                SELECT lexeme FROM asked WHERE lexeme NOT IN (SELECT lexeme FROM unnest(to_tsvector('{{cfg}}', @qwords)))
+            ),
+            q AS (
+                SELECT lexeme FROM kept
+                UNION ALL
+                SELECT lexeme FROM asked WHERE NOT EXISTS (SELECT 1 FROM kept)
             ),
             tsq AS (
                 SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS query FROM q
@@ -125,6 +142,7 @@ public sealed class LexicalSearch(NpgsqlDataSource db)
             """);
         cmd.Parameters.AddWithValue("t", tenantId);
         cmd.Parameters.AddWithValue("q", query);
+        cmd.Parameters.AddWithValue("qwords", QuestionWords);
         cmd.Parameters.AddWithValue("k1", options.K1);
         cmd.Parameters.AddWithValue("b", options.B);
         cmd.Parameters.AddWithValue("limit", options.Limit);
