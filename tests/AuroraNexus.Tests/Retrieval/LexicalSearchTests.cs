@@ -1,0 +1,116 @@
+using AuroraNexus.Grains.Retrieval;
+using AuroraNexus.Grains.Storage;
+using AuroraNexus.Tests.Infrastructure;
+using Npgsql;
+
+namespace AuroraNexus.Tests.Retrieval;
+
+/// <summary>French full-text search on a real PostgreSQL with the product's schema.</summary>
+[Collection("postgres")]
+public sealed class LexicalSearchTests(PostgresFixture postgres)
+{
+    private static readonly CancellationToken Ct = CancellationToken.None;
+    private static readonly LexicalOptions Options = new(20, 0.6, 0.75, 1.0, Documents: true, Lead: true);
+
+    [Fact]
+    public async Task Interrogatives_do_not_find_documents_by_themselves_but_the_subject_does()
+    {
+        await using var db = await SeedAsync("lexical_question_words", ("acme",
+        [
+            ("resiliation.txt", "Résilier un abonnement\nVous pouvez résilier votre abonnement par lettre recommandée."),
+            ("commentaires.txt", "Comment fonctionne la commission\nComment, quand et pourquoi la commission se réunit : chaque mois."),
+        ]));
+        var search = new LexicalSearch(db);
+
+        var result = await search.SearchAsync("acme", "Comment résilier mon abonnement ?", Options, Ct);
+
+        var names = await FileNamesAsync(db, result);
+        Assert.Equal(["resiliation.txt"], names);
+    }
+
+    [Fact]
+    public async Task A_question_made_only_of_question_words_still_searches_with_them()
+    {
+        await using var db = await SeedAsync("lexical_only_question_words", ("acme",
+        [
+            ("resiliation.txt", "Résilier un abonnement\nVous pouvez résilier votre abonnement par lettre recommandée."),
+            ("commentaires.txt", "Comment fonctionne la commission\nComment, quand et pourquoi la commission se réunit : chaque mois."),
+        ]));
+        var search = new LexicalSearch(db);
+
+        var result = await search.SearchAsync("acme", "Comment ? Pourquoi ? Quand ?", Options, Ct);
+
+        Assert.Equal(["commentaires.txt"], await FileNamesAsync(db, result));
+    }
+
+    [Fact]
+    public async Task Another_tenants_chunks_are_neither_found_nor_counted()
+    {
+        await using var db = await SeedAsync("lexical_tenants",
+            ("acme", [("mediation.txt", "La médiation familiale\nLe médiateur aide les parents à trouver un accord.")]),
+            ("globex", [("mediation-globex.txt", "La médiation de la consommation\nUn médiateur règle le litige avec le vendeur."),
+                        ("vendeur.txt", "Le vendeur et la médiation\nLa médiation est gratuite pour le consommateur.")]));
+        var search = new LexicalSearch(db);
+
+        var acme = await search.SearchAsync("acme", "médiation vendeur", Options, Ct);
+        var alone = await SeedAsync("lexical_tenant_alone",
+            ("acme", [("mediation.txt", "La médiation familiale\nLe médiateur aide les parents à trouver un accord.")]));
+        await using (alone)
+        {
+            var reference = await new LexicalSearch(alone).SearchAsync("acme", "médiation vendeur", Options, Ct);
+
+            Assert.Equal(["mediation.txt"], await FileNamesAsync(db, acme));
+            // Scores depend on the tenant's own statistics only: the same corpus alone scores the same.
+            Assert.Equal(reference.Chunks.Select(c => c.Score), acme.Chunks.Select(c => c.Score));
+            Assert.Equal(reference.Documents.Select(d => (d.Score, d.Lead)), acme.Documents.Select(d => (d.Score, d.Lead)));
+        }
+    }
+
+    private async Task<NpgsqlDataSource> SeedAsync(string name, params (string Tenant, (string File, string Text)[] Docs)[] tenants)
+    {
+        var db = NpgsqlDataSource.Create(await postgres.CreateDatabaseAsync(name));
+        await MigrationRunner.ApplyAsync(db, Ct);
+        foreach (var (tenant, docs) in tenants)
+        {
+            await using (var t = db.CreateCommand("INSERT INTO tenants (id, name) VALUES (@t, @t) ON CONFLICT DO NOTHING"))
+            {
+                t.Parameters.AddWithValue("t", tenant);
+                await t.ExecuteNonQueryAsync(Ct);
+            }
+
+            foreach (var (file, text) in docs)
+            {
+                var id = Guid.NewGuid();
+                await using var cmd = db.CreateCommand(
+                    """
+                    INSERT INTO documents (id, tenant_id, caller_app, filename, size_bytes, object_key, status, chunk_count)
+                    VALUES (@id, @t, 'tests', @f, @size, @f, 'indexed', 1);
+                    INSERT INTO chunks (tenant_id, document_id, chunk_index, text, token_count, embedding_model, embedding)
+                    VALUES (@t, @id, 0, @text, @tokens, 'test', ARRAY[1, 0]::real[]);
+                    """);
+                cmd.Parameters.AddWithValue("id", id);
+                cmd.Parameters.AddWithValue("t", tenant);
+                cmd.Parameters.AddWithValue("f", file);
+                cmd.Parameters.AddWithValue("size", (long)text.Length);
+                cmd.Parameters.AddWithValue("text", text);
+                cmd.Parameters.AddWithValue("tokens", text.Split(' ').Length);
+                await cmd.ExecuteNonQueryAsync(Ct);
+            }
+        }
+
+        return db;
+    }
+
+    private static async Task<string[]> FileNamesAsync(NpgsqlDataSource db, LexicalResult result)
+    {
+        var names = new List<string>();
+        foreach (var hit in result.Documents)
+        {
+            await using var cmd = db.CreateCommand("SELECT filename FROM documents WHERE id = @id");
+            cmd.Parameters.AddWithValue("id", hit.DocumentId);
+            names.Add((string)(await cmd.ExecuteScalarAsync(Ct))!);
+        }
+
+        return [.. names];
+    }
+}
