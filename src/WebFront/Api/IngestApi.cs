@@ -19,7 +19,7 @@ public sealed record BatchBody(
 public static class IngestApi
 {
     public static readonly ImmutableHashSet<string> SupportedExtensions =
-        ImmutableHashSet.Create(StringComparer.OrdinalIgnoreCase, ".txt", ".md", ".markdown", ".html", ".htm");
+        ImmutableHashSet.CreateRange(StringComparer.OrdinalIgnoreCase, TextExtractor.SupportedExtensions);
 
     public static void MapIngestApi(this WebApplication app)
     {
