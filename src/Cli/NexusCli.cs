@@ -241,6 +241,13 @@ internal sealed class IngestRun(HttpClient http, IngestOptions options, IReadOnl
 
     public async Task<IReadOnlyList<FileResult>> ExecuteAsync(CancellationToken ct)
     {
+        // Sent, a file over the request limit would only be refused (413) after its first bytes travelled.
+        foreach (var file in files.Where(f => new FileInfo(f).Length > options.MaxRequestBytes))
+        {
+            await RecordAsync(new FileResult(Relative(file), "failed", 0, "too_large",
+                $"{new FileInfo(file).Length} bytes, more than one request may carry ({options.MaxRequestBytes} bytes, --max-request-bytes; the server's NEXUS_MAX_UPLOAD_BYTES); it was not sent"));
+        }
+
         foreach (var batch in Batches())
         {
             await UploadAsync(batch, ct);
@@ -250,7 +257,7 @@ internal sealed class IngestRun(HttpClient http, IngestOptions options, IReadOnl
         return _results;
     }
 
-    /// <summary>Up to BatchSize files and MaxRequestBytes per request; a file larger than that goes alone (and the server says if it is too large).</summary>
+    /// <summary>Up to BatchSize files and MaxRequestBytes per request.</summary>
     private IEnumerable<List<string>> Batches()
     {
         var batch = new List<string>();
@@ -258,6 +265,11 @@ internal sealed class IngestRun(HttpClient http, IngestOptions options, IReadOnl
         foreach (var file in files)
         {
             var size = new FileInfo(file).Length;
+            if (size > options.MaxRequestBytes)
+            {
+                continue;
+            }
+
             if (batch.Count > 0 && (batch.Count >= options.BatchSize || bytes + size > options.MaxRequestBytes))
             {
                 yield return batch;

@@ -22,11 +22,12 @@ public sealed class CliTests(ApiFixture fx) : IDisposable
         Write("archive.pdf", TestDocuments.Zip());
         Write("vide.txt", []);
         Write(".cache/ignore.txt", Encoding.UTF8.GetBytes("un fichier caché n'est pas envoyé"));
+        Write("gros.txt", Encoding.UTF8.GetBytes(new string('x', 200_000)));
         var output = new StringWriter();
         var progress = new StringWriter();
 
         var exit = await NexusCli.RunAsync(
-            ["ingest", _folder, "--batch-size", "2", "--caller-app", "tests-cli"], output, progress, Environment());
+            ["ingest", _folder, "--batch-size", "2", "--max-request-bytes", "100000", "--caller-app", "tests-cli"], output, progress, Environment());
 
         var text = output.ToString();
         Assert.Equal(1, exit);
@@ -37,10 +38,11 @@ public sealed class CliTests(ApiFixture fx) : IDisposable
         Assert.Matches(@"^guide\.pdf\s+indexed\s+[1-9]\d*$", rows.Single(r => r.StartsWith("guide.pdf", StringComparison.Ordinal)));
         Assert.Matches(@"^archive\.pdf\s+failed\s+0\s+corrupt_document$", rows.Single(r => r.StartsWith("archive.pdf", StringComparison.Ordinal)));
         Assert.Matches(@"^vide\.txt\s+failed\s+0\s+empty_file$", rows.Single(r => r.StartsWith("vide.txt", StringComparison.Ordinal)));
+        Assert.Matches(@"^gros\.txt\s+failed\s+0\s+too_large$", rows.Single(r => r.StartsWith("gros.txt", StringComparison.Ordinal)));
         Assert.DoesNotContain("ignore.txt", text);
-        Assert.Contains("5 files: 2 failed, 3 indexed", text);
-        // Three requests of at most two files; the bar reaches the end.
-        Assert.Contains("[##############################] 5/5 files", progress.ToString());
+        Assert.Contains("6 files: 3 failed, 3 indexed", text);
+        // Three requests of at most two files (the large one is not sent); the bar reaches the end.
+        Assert.Contains("[##############################] 6/6 files", progress.ToString());
         var documents = (await fx.Admin.GetFromJsonAsync<JsonArray>("/api/documents?caller_app=tests-cli"))!;
         Assert.Equal(5, documents.Count);
         Assert.Equal(3, documents.Select(d => d!["batch_id"]!.GetValue<string>()).Distinct().Count());
@@ -48,6 +50,7 @@ public sealed class CliTests(ApiFixture fx) : IDisposable
         // Again: everything is already there.
         File.Delete(Path.Combine(_folder, "archive.pdf"));
         File.Delete(Path.Combine(_folder, "vide.txt"));
+        File.Delete(Path.Combine(_folder, "gros.txt"));
         output = new StringWriter();
         exit = await NexusCli.RunAsync(["ingest", _folder, "--caller-app", "tests-cli"], output, new StringWriter(), Environment());
         Assert.Equal(0, exit);
