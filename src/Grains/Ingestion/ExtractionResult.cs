@@ -7,6 +7,8 @@ public static class ExtractionErrors
     public const string EmptyFile = "empty_file";
     public const string InvalidEncoding = "invalid_encoding";
     public const string NoExtractableText = "no_extractable_text";
+    public const string EncryptedDocument = "encrypted_document";
+    public const string CorruptDocument = "corrupt_document";
 }
 
 /// <summary>Either the normalised text of a document or a stable error code with a message naming the cause and the fix.</summary>

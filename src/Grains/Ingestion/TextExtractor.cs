@@ -18,6 +18,8 @@ public static class TextExtractor
         [".markdown"] = DocumentKind.Markdown,
         [".html"] = DocumentKind.Html,
         [".htm"] = DocumentKind.Html,
+        [".pdf"] = DocumentKind.Pdf,
+        [".docx"] = DocumentKind.Docx,
     };
 
     private enum DocumentKind
@@ -25,23 +27,41 @@ public static class TextExtractor
         PlainText,
         Markdown,
         Html,
+        Pdf,
+        Docx,
     }
 
     public static IReadOnlyCollection<string> SupportedExtensions => Kinds.Keys;
 
-    public static ExtractionResult Extract(string fileName, ReadOnlySpan<byte> content)
+    /// <summary>Whether files with this extension (".pdf", ".MD"...) can be extracted.</summary>
+    public static bool IsSupported(string extension) => Kinds.ContainsKey(extension);
+
+    public static ExtractionResult Extract(string fileName, byte[] content) => Extract(fileName, content, content);
+
+    public static ExtractionResult Extract(string fileName, ReadOnlySpan<byte> content) => Extract(fileName, content, null);
+
+    /// <param name="array">The same bytes as an array when the caller has one: the PDF and Word readers need it.</param>
+    private static ExtractionResult Extract(string fileName, ReadOnlySpan<byte> content, byte[]? array)
     {
         var extension = Path.GetExtension(fileName ?? "");
         if (!Kinds.TryGetValue(extension, out var kind))
         {
             var what = extension.Length == 0 ? "files without an extension" : $"'{extension}' files";
             return ExtractionResult.Failure(ExtractionErrors.UnsupportedType,
-                $"{what} are not supported; upload {string.Join(", ", Kinds.Keys)} files (export PDF or Word documents to one of these first)");
+                $"{what} are not supported; upload {string.Join(", ", Kinds.Keys)} files (save other documents as PDF or .docx first)");
         }
 
         if (content.IsEmpty)
         {
             return ExtractionResult.Failure(ExtractionErrors.EmptyFile, "the file is empty (0 bytes); check the file and upload it again");
+        }
+
+        switch (kind)
+        {
+            case DocumentKind.Pdf:
+                return PdfText.Extract(array ?? content.ToArray());
+            case DocumentKind.Docx:
+                return DocxText.Extract(array ?? content.ToArray());
         }
 
         if (!TryDecode(content, out var raw, out var decodingError))

@@ -16,6 +16,9 @@ public sealed record BatchRow(
     Guid Id, string CallerApp, string Status, int Total, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
     DateTimeOffset? FinishedAt, IReadOnlyList<DocumentRow> Documents);
 
+/// <summary>A document removed because a new version replaced it (upload with replace=true).</summary>
+public sealed record ReplacedDocument(Guid Id, string FileName, string ObjectKey, Guid ReplacedBy);
+
 public sealed record StoredChunk(int Index, string Text, int TokenCount, float[] Embedding);
 
 /// <summary>Documents, batches and chunks. Every statement filters by tenant.</summary>
@@ -34,9 +37,14 @@ public sealed class IngestionRepository(NpgsqlDataSource db)
     /// tenant (indexed or on its way) turns a queued document into a duplicate, so two simultaneous uploads of the same
     /// bytes are indexed once. Returns the documents as recorded.
     /// </summary>
+    /// <param name="replace">
+    /// The uploaded files are new versions: documents of the same caller app with the same file name, and documents with
+    /// the same content, are deleted (their chunks with them) and listed in <paramref name="replaced"/>, whose vectors,
+    /// objects and cached answers the caller removes.
+    /// </param>
     public async Task<IReadOnlyList<NewDocument>> CreateBatchAsync(
         string tenantId, string callerApp, Guid batchId, string createdBy, IReadOnlyList<NewDocument> documents,
-        CancellationToken ct)
+        CancellationToken ct, bool replace = false, List<ReplacedDocument>? replaced = null)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -51,6 +59,28 @@ public sealed class IngestionRepository(NpgsqlDataSource db)
         {
             if (d.Status != DocumentStatuses.Queued)
             {
+                recorded.Add(d);
+                continue;
+            }
+
+            if (replace)
+            {
+                await using var drop = new NpgsqlCommand(
+                    """
+                    DELETE FROM documents
+                    WHERE tenant_id = @t AND ((caller_app = @app AND filename = @name) OR sha256 = @sha)
+                    RETURNING id, filename, object_key
+                    """, conn, tx);
+                drop.Parameters.AddWithValue("t", tenantId);
+                drop.Parameters.AddWithValue("app", callerApp);
+                drop.Parameters.AddWithValue("name", d.FileName);
+                drop.Parameters.AddWithValue("sha", d.Sha256);
+                await using var r = await drop.ExecuteReaderAsync(ct);
+                while (await r.ReadAsync(ct))
+                {
+                    replaced?.Add(new ReplacedDocument(r.GetGuid(0), r.GetString(1), r.GetString(2), d.Id));
+                }
+
                 recorded.Add(d);
                 continue;
             }

@@ -32,9 +32,16 @@ public sealed class LocalObjectStore : IObjectStore
         var path = PathOf(key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temp = path + ".part";
-        await using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+        try
         {
+            await using var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 81920, useAsync: true);
             await content.CopyToAsync(file, cancellationToken);
+        }
+        catch
+        {
+            // An upload cut off or refused half-way leaves nothing behind.
+            File.Delete(temp);
+            throw;
         }
 
         // Rename last so that a reader never sees a half-written object.

@@ -1,12 +1,16 @@
 using System.Collections.Immutable;
-using System.Security.Cryptography;
+using AuroraNexus.Grains.Hosting;
 using AuroraNexus.Grains.Ingestion;
+using AuroraNexus.Grains.Retrieval;
 using AuroraNexus.Grains.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
 
 namespace AuroraNexus.WebFront.Api;
 
-public sealed record AcceptedDocument(Guid Id, string Filename, string Status, string? ErrorCode, string? Error);
+/// <param name="Replaced">The documents this upload replaced (replace=true): removed with their chunks and vectors.</param>
+public sealed record AcceptedDocument(Guid Id, string Filename, string Status, string? ErrorCode, string? Error, ImmutableArray<Guid> Replaced);
 
 public sealed record IngestAccepted(Guid BatchId, string Status, ImmutableArray<AcceptedDocument> Documents);
 
@@ -16,10 +20,14 @@ public sealed record BatchBody(
     Guid BatchId, string CallerApp, string Status, int Total, int Indexed, int Duplicate, int Failed, int Pending,
     DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt, ImmutableArray<BatchDocumentBody> Documents);
 
+/// <summary>One <c>progress</c> event of a batch's event stream: the document that changed and the batch counters after it.</summary>
+public sealed record BatchProgressEvent(
+    Guid BatchId, string Status, int Total, int Indexed, int Duplicate, int Failed, int Pending, BatchDocumentBody Document);
+
 public static class IngestApi
 {
     public static readonly ImmutableHashSet<string> SupportedExtensions =
-        ImmutableHashSet.Create(StringComparer.OrdinalIgnoreCase, ".txt", ".md", ".markdown", ".html", ".htm");
+        ImmutableHashSet.CreateRange(StringComparer.OrdinalIgnoreCase, TextExtractor.SupportedExtensions);
 
     public static void MapIngestApi(this WebApplication app)
     {
@@ -38,108 +46,334 @@ public static class IngestApi
                 ? TypedResults.Ok(ToBody(batch))
                 : Problems.Create(404, "batch_not_found", $"No ingestion batch {id} in your tenant.");
         }).RequireAuthorization();
+        app.MapGet("/api/ingest/batches/{id:guid}/events", BatchEventsAsync).RequireAuthorization();
     }
 
-    private static async Task<Results<Accepted<IngestAccepted>, ProblemHttpResult>> UploadAsync(
-        HttpContext http, IngestionRepository repo, IObjectStore objects, IGrainFactory grains, CancellationToken ct)
+    /// <summary>How often the event stream looks at the batch: progress is read from the database, wherever the batch runs.</summary>
+    private static readonly TimeSpan EventPollInterval = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>A comment line this often keeps proxies from closing a quiet stream.</summary>
+    private static readonly TimeSpan EventKeepAlive = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Server-sent events of a batch: <c>progress</c> once per document at the start and whenever a document changes
+    /// (status, chunk count, error), with the batch counters; then <c>done</c> with the whole batch when it ends.
+    /// </summary>
+    private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> BatchEventsAsync(
+        Guid id, HttpContext http, IngestionRepository repo, CancellationToken ct)
     {
         var caller = Caller.From(http.User);
-        if (!http.Request.HasFormContentType)
+        var batch = await repo.GetBatchAsync(caller.TenantId, id, ct);
+        if (batch is null)
+        {
+            return Problems.Create(404, "batch_not_found", $"No ingestion batch {id} in your tenant.");
+        }
+
+        var json = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        http.Response.Headers["X-Accel-Buffering"] = "no";
+        var sent = new Dictionary<Guid, (string Status, int Chunks, string? Code)>();
+        var quietSince = DateTime.UtcNow;
+        try
+        {
+            while (true)
+            {
+                var body = ToBody(batch);
+                foreach (var d in body.Documents)
+                {
+                    if (sent.TryGetValue(d.Id, out var last) && last == (d.Status, d.Chunks, d.ErrorCode))
+                    {
+                        continue;
+                    }
+
+                    sent[d.Id] = (d.Status, d.Chunks, d.ErrorCode);
+                    await Send("progress", new BatchProgressEvent(body.BatchId, body.Status, body.Total, body.Indexed, body.Duplicate,
+                        body.Failed, body.Pending, d));
+                    quietSince = DateTime.UtcNow;
+                }
+
+                if (body.Status is not (BatchStatuses.Queued or BatchStatuses.Running))
+                {
+                    await Send("done", body);
+                    return TypedResults.Empty;
+                }
+
+                if (DateTime.UtcNow - quietSince > EventKeepAlive)
+                {
+                    await http.Response.WriteAsync(": keep-alive\n\n", ct);
+                    await http.Response.Body.FlushAsync(ct);
+                    quietSince = DateTime.UtcNow;
+                }
+
+                await Task.Delay(EventPollInterval, ct);
+                batch = await repo.GetBatchAsync(caller.TenantId, id, ct);
+                if (batch is null)
+                {
+                    // Deleted while being followed (its documents were deleted with their tenant or by an admin).
+                    return TypedResults.Empty;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The client stopped listening; the batch goes on.
+            return TypedResults.Empty;
+        }
+
+        async Task Send(string name, object payload)
+        {
+            await http.Response.WriteAsync($"event: {name}\ndata: {System.Text.Json.JsonSerializer.Serialize(payload, json)}\n\n", ct);
+            await http.Response.Body.FlushAsync(ct);
+        }
+    }
+
+    /// <summary>
+    /// Reads the multipart body as it arrives: each file goes straight to the object store, hashed and counted on
+    /// the way, so memory stays flat whatever the size; a body over NEXUS_MAX_UPLOAD_BYTES is refused (413) before
+    /// anything is stored when its length is announced, and otherwise at the first byte too many, with what was
+    /// already stored for it removed. So is an upload cut off half-way: nothing of it is kept.
+    /// </summary>
+    private static async Task<Results<Accepted<IngestAccepted>, ProblemHttpResult>> UploadAsync(
+        HttpContext http, IngestionRepository repo, IObjectStore objects, IGrainFactory grains, NexusSettings settings,
+        CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        if (!http.Request.HasFormContentType
+            || !http.Request.ContentType!.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase))
         {
             return Problems.Create(415, "multipart_required",
                 "Send multipart/form-data with one or more `files` fields and a `caller_app` field.");
         }
 
-        IFormCollection form;
-        try
+        var limit = settings.MaxUploadBytes;
+        if (http.Request.ContentLength is { } announced && announced > limit)
         {
-            form = await http.Request.ReadFormAsync(ct);
-        }
-        catch (Exception ex) when (ex is InvalidDataException or IOException && !ct.IsCancellationRequested)
-        {
-            return Problems.Create(400, "malformed_multipart",
-                "The multipart body could not be read (missing boundary, bad part header or truncated body); let your HTTP client build it, e.g. curl -F files=@doc.txt -F caller_app=intranet.");
+            return TooLarge(limit, announced);
         }
 
-        var callerApp = form["caller_app"].ToString().Trim();
-        if (Caller.ValidateCallerApp(callerApp) is { } appError)
+        var boundary = MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var mediaType)
+            ? HeaderUtilities.RemoveQuotes(mediaType.Boundary).Value
+            : null;
+        if (string.IsNullOrWhiteSpace(boundary))
         {
+            return MalformedMultipart();
+        }
+
+        var budget = new UploadBudget(limit);
+        var received = new List<NewDocument>();
+        var stored = new List<string>();
+        string? callerApp = null;
+        var replace = string.Equals(http.Request.Query["replace"], "true", StringComparison.OrdinalIgnoreCase);
+        try
+        {
+            var reader = new MultipartReader(boundary, http.Request.Body);
+            while (await reader.ReadNextSectionAsync(ct) is { } section)
+            {
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                    || !disposition.DispositionType.Equals("form-data"))
+                {
+                    await Drain(section.Body, budget, ct);
+                    continue;
+                }
+
+                var field = HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "";
+                var fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
+                if (fileName is null)
+                {
+                    var value = await ReadField(section.Body, budget, ct);
+                    switch (field)
+                    {
+                        case "caller_app":
+                            callerApp = value.Trim();
+                            break;
+                        case "replace":
+                            replace = string.Equals(value.Trim(), "true", StringComparison.OrdinalIgnoreCase);
+                            break;
+                    }
+
+                    continue;
+                }
+
+                if (field != "files")
+                {
+                    await Drain(section.Body, budget, ct);
+                    continue;
+                }
+
+                received.Add(await StoreAsync(caller.TenantId, fileName, section, budget, objects, stored, ct));
+            }
+        }
+        catch (Exception ex) when (ex is UploadTooLargeException or BadHttpRequestException { StatusCode: 413 })
+        {
+            await RemoveAsync(objects, stored);
+            return TooLarge(limit, null);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException or BadHttpRequestException or OperationCanceledException)
+        {
+            // A truncated body, a client that went away half-way, or a broken part: nothing of this upload is kept.
+            await RemoveAsync(objects, stored);
+            if (ct.IsCancellationRequested)
+            {
+                throw;
+            }
+
+            return MalformedMultipart();
+        }
+
+        if (Caller.ValidateCallerApp(callerApp ?? "") is { } appError)
+        {
+            await RemoveAsync(objects, stored);
             return Problems.Create(400, "caller_app_required", appError);
         }
 
-        var files = form.Files.GetFiles("files");
-        if (files.Count == 0)
+        if (received.Count == 0)
         {
             return Problems.Create(400, "no_files", "Attach at least one file in the multipart field `files`.");
         }
 
         // A caller app is registered the first time it sends documents; admins see and manage it under caller-apps.
-        await http.RequestServices.GetRequiredService<UserRepository>().RegisterCallerAppAsync(caller.TenantId, callerApp, ct);
+        await http.RequestServices.GetRequiredService<UserRepository>().RegisterCallerAppAsync(caller.TenantId, callerApp!, ct);
 
-        var batchId = Guid.NewGuid();
-        var documents = new List<NewDocument>(files.Count);
-        foreach (var file in files)
+        var documents = new List<NewDocument>(received.Count);
+        foreach (var d in received)
         {
-            documents.Add(await StoreAsync(caller.TenantId, file, repo, objects, documents, ct));
+            documents.Add(await DeduplicateAsync(caller.TenantId, d, repo, objects, documents, replace, ct));
         }
 
-        var recorded = await repo.CreateBatchAsync(caller.TenantId, callerApp, batchId, caller.UserId, documents, ct);
+        var batchId = Guid.NewGuid();
+        var replaced = new List<ReplacedDocument>();
+        var recorded = await repo.CreateBatchAsync(caller.TenantId, callerApp!, batchId, caller.UserId, documents, ct, replace, replaced);
         foreach (var twin in recorded.Where(d => d.Status == DocumentStatuses.Duplicate && documents.Any(x => x.Id == d.Id && x.Status == DocumentStatuses.Queued)))
         {
             // Stored before a concurrent upload of the same bytes won the race: the copy is not needed.
             await objects.DeleteAsync(twin.ObjectKey, ct);
         }
 
+        if (replaced.Count > 0)
+        {
+            // The old versions are gone from the database; their vectors, files and any answer citing them follow.
+            var index = grains.GetGrain<IVectorIndexGrain>(caller.TenantId);
+            foreach (var old in replaced)
+            {
+                await index.RemoveDocumentAsync(old.Id, CancellationToken.None);
+                await objects.DeleteAsync(old.ObjectKey, CancellationToken.None);
+            }
+
+            await grains.GetGrain<AuroraNexus.Grains.Conversation.IAnswerCacheGrain>(caller.TenantId).InvalidateAsync(CancellationToken.None);
+        }
+
         documents = [.. recorded];
-        var plan = new BatchPlan(caller.TenantId, callerApp, [.. documents.Select(d =>
+        var plan = new BatchPlan(caller.TenantId, callerApp!, [.. documents.Select(d =>
             new PlannedDocument(d.Id, d.FileName, d.ObjectKey, d.SizeBytes, d.Status, d.ErrorCode))]);
         await grains.GetGrain<IIngestionBatchGrain>(batchId).StartAsync(plan, ct);
         var body = new IngestAccepted(batchId, BatchStatuses.Running,
-            [.. documents.Select(d => new AcceptedDocument(d.Id, d.FileName, d.Status, d.ErrorCode, d.ErrorMessage))]);
+            [.. documents.Select(d => new AcceptedDocument(d.Id, d.FileName, d.Status, d.ErrorCode, d.ErrorMessage,
+                [.. replaced.Where(r => r.ReplacedBy == d.Id).Select(r => r.Id)]))]);
         return TypedResults.Accepted($"/api/ingest/batches/{batchId}", body);
     }
 
+    private static ProblemHttpResult TooLarge(long limit, long? announced) => Problems.Create(413, "too_large",
+        (announced is { } n ? $"The upload is {n} bytes" : "The upload went over the limit")
+        + $"; NEXUS_MAX_UPLOAD_BYTES allows {limit} bytes per request and nothing of it was stored. Send fewer or smaller files per request (`nexus ingest` splits a folder into requests), or ask the operator to raise NEXUS_MAX_UPLOAD_BYTES.");
+
+    private static ProblemHttpResult MalformedMultipart() => Problems.Create(400, "malformed_multipart",
+        "The multipart body could not be read (missing boundary, bad part header, or a body cut off before its end); nothing of it was kept. Let your HTTP client build it (e.g. curl -F files=@doc.txt -F caller_app=intranet) and send it again.");
+
     private static async Task<NewDocument> StoreAsync(
-        string tenantId, IFormFile file, IngestionRepository repo, IObjectStore objects, List<NewDocument> earlier,
-        CancellationToken ct)
+        string tenantId, string rawName, MultipartSection section, UploadBudget budget, IObjectStore objects,
+        List<string> stored, CancellationToken ct)
     {
         var id = Guid.NewGuid();
-        var name = SafeFileName(file.FileName);
-
+        var name = SafeFileName(rawName);
         var key = $"{tenantId}/{id:N}";
+        var contentType = section.ContentType;
         var extension = Path.GetExtension(name);
         if (!SupportedExtensions.Contains(extension))
         {
-            return new NewDocument(id, name, file.ContentType, file.Length, "", key, DocumentStatuses.Failed, "unsupported_type",
-                $"'{extension}' files are not supported yet; supported: {string.Join(", ", SupportedExtensions.Order())}.");
+            var size = await Drain(section.Body, budget, ct);
+            var what = extension.Length == 0 ? "Files without an extension are" : $"'{extension}' files are";
+            return new NewDocument(id, name, contentType, size, "", key, DocumentStatuses.Failed, "unsupported_type",
+                $"{what} not supported; supported: {string.Join(", ", SupportedExtensions.Order())}. Save the document in one of these formats and upload it again.");
         }
 
-        if (file.Length == 0)
+        await using var content = new UploadStream(section.Body, budget);
+        stored.Add(key);
+        await objects.PutAsync(key, content, ct);
+        if (content.Length64 == 0)
         {
-            return new NewDocument(id, name, file.ContentType, 0, "", key, DocumentStatuses.Failed, "empty_file",
+            await objects.DeleteAsync(key, ct);
+            stored.Remove(key);
+            return new NewDocument(id, name, contentType, 0, "", key, DocumentStatuses.Failed, "empty_file",
                 "The file is empty (0 bytes); upload it again with its content.");
         }
 
-        string sha;
-        await using (var source = file.OpenReadStream())
+        return new NewDocument(id, name, contentType, content.Length64, content.Sha256Hex(), key, DocumentStatuses.Queued, null, null);
+    }
+
+    /// <summary>Same bytes earlier in this upload, or live in the tenant (unless replacing): a duplicate, its stored copy removed.</summary>
+    private static async Task<NewDocument> DeduplicateAsync(
+        string tenantId, NewDocument d, IngestionRepository repo, IObjectStore objects, List<NewDocument> earlier, bool replace,
+        CancellationToken ct)
+    {
+        if (d.Status != DocumentStatuses.Queued)
         {
-            sha = Convert.ToHexStringLower(await SHA256.HashDataAsync(source, ct));
+            return d;
         }
 
-        var twin = earlier.FirstOrDefault(d => d.Sha256 == sha && d.Status == DocumentStatuses.Queued)?.Id
-            ?? await repo.FindSameContentAsync(tenantId, sha, ct);
-        if (twin is { } existing)
+        var twin = earlier.FirstOrDefault(x => x.Sha256 == d.Sha256 && x.Status == DocumentStatuses.Queued)?.Id
+            ?? (replace ? null : await repo.FindSameContentAsync(tenantId, d.Sha256, ct));
+        if (twin is not { } existing)
         {
-            return new NewDocument(id, name, file.ContentType, file.Length, sha, key, DocumentStatuses.Duplicate, "duplicate",
-                $"Same content as document {existing} already in your tenant; it was not indexed twice.");
+            return d;
         }
 
-        await using (var content = file.OpenReadStream())
+        await objects.DeleteAsync(d.ObjectKey, ct);
+        return d with
         {
-            await objects.PutAsync(key, content, ct);
+            Status = DocumentStatuses.Duplicate, ErrorCode = "duplicate",
+            ErrorMessage = $"Same content as document {existing} already in your tenant; it was not indexed twice. Upload with replace=true to index it again as a new version.",
+        };
+    }
+
+    private static async Task<long> Drain(Stream body, UploadBudget budget, CancellationToken ct)
+    {
+        var buffer = new byte[16 * 1024];
+        long total = 0;
+        int n;
+        while ((n = await body.ReadAsync(buffer, ct)) > 0)
+        {
+            budget.Take(n);
+            total += n;
         }
 
-        return new NewDocument(id, name, file.ContentType, file.Length, sha, key, DocumentStatuses.Queued, null, null);
+        return total;
+    }
+
+    /// <summary>A plain form field (caller_app, replace): small by nature; more than 4 KB is not one of ours.</summary>
+    private static async Task<string> ReadField(Stream body, UploadBudget budget, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[4096];
+        int n;
+        while ((n = await body.ReadAsync(chunk, ct)) > 0)
+        {
+            budget.Take(n);
+            if (buffer.Length < 4096)
+            {
+                buffer.Write(chunk, 0, Math.Min(n, 4096 - (int)buffer.Length));
+            }
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    private static async Task RemoveAsync(IObjectStore objects, List<string> keys)
+    {
+        foreach (var key in keys)
+        {
+            await objects.DeleteAsync(key, CancellationToken.None);
+        }
     }
 
     /// <summary>The base name, without control or bidirectional-override characters, at most 255 characters.</summary>

@@ -60,7 +60,7 @@ public sealed class IngestionApiTests(ApiFixture fx)
         var byName = batch["documents"]!.AsArray().ToDictionary(d => d!["filename"]!.GetValue<string>(), d => d!);
         Assert.Equal("indexed", byName["good.md"]["status"]!.GetValue<string>());
         Assert.Equal("indexed", byName["page.html"]["status"]!.GetValue<string>());
-        Assert.Equal("unsupported_type", byName["scan.pdf"]["error_code"]!.GetValue<string>());
+        Assert.Equal("corrupt_document", byName["scan.pdf"]["error_code"]!.GetValue<string>());
         Assert.Equal("empty_file", byName["empty.txt"]["error_code"]!.GetValue<string>());
         Assert.Equal("invalid_encoding", byName["latin1.txt"]["error_code"]!.GetValue<string>());
         Assert.All(new[] { "scan.pdf", "empty.txt", "latin1.txt" }, n =>

@@ -43,8 +43,8 @@ public sealed class TextExtractorTests
     }
 
     [Theory]
-    [InlineData("rapport.pdf")]
-    [InlineData("tableau.docx")]
+    [InlineData("tableau.xlsx")]
+    [InlineData("presentation.odt")]
     [InlineData("sans-extension")]
     public void Other_types_fail_with_unsupported_type_listing_the_supported_extensions(string fileName)
     {
