@@ -1,0 +1,48 @@
+using AuroraNexus.Grains.Retrieval;
+using AuroraNexus.Grains.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace AuroraNexus.Grains.Hosting;
+
+/// <summary>
+/// Creates the S3 buckets and the Qdrant collection when they are missing, once at start. A store that is down then does
+/// not stop the process: health reports it with the fix, and the stores try again on the next probe or write.
+/// </summary>
+public sealed partial class StoreInitializer(IServiceProvider services, ILogger<StoreInitializer> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(20));
+        if (services.GetService<IObjectStore>() is S3ObjectStore s3)
+        {
+            try
+            {
+                await s3.EnsureBucketsAsync(timeout.Token);
+            }
+            catch (Exception ex) when (ex is ObjectStoreUnavailableException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                LogNotReady(logger, "object store", ex.Message);
+            }
+        }
+
+        if (services.GetService<IVectorStore>() is QdrantVectorStore qdrant)
+        {
+            try
+            {
+                await qdrant.EnsureCollectionAsync(timeout.Token);
+            }
+            catch (Exception ex) when (ex is VectorStoreUnavailableException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                LogNotReady(logger, "vector store", ex.Message);
+            }
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The {Component} is not ready at start (health reports it until it is): {Reason}")]
+    private static partial void LogNotReady(ILogger logger, string component, string reason);
+}
