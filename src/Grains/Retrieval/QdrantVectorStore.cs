@@ -337,7 +337,8 @@ public sealed partial class QdrantVectorStore : IVectorStore, IDisposable
     private static partial void LogCollectionCreated(ILogger logger, string collection, Uri url);
 }
 
-/// <summary>The vector store cannot serve requests; the message names the cause and the fix.</summary>
+/// <summary>The vector store cannot serve requests; the message names the cause and the fix. Crosses grain calls.</summary>
+[GenerateSerializer, Alias("nexus.VectorStoreUnavailableException")]
 public sealed class VectorStoreUnavailableException(string message, Exception? inner = null) : Exception(message, inner)
 {
     public string Code => "vector_store_unavailable";

@@ -23,7 +23,8 @@ public interface IObjectStore
     Task<ComponentProbe> ProbeAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>The object store cannot serve requests; the message names the cause and the fix.</summary>
+/// <summary>The object store cannot serve requests; the message names the cause and the fix. Crosses grain calls.</summary>
+[GenerateSerializer, Alias("nexus.ObjectStoreUnavailableException")]
 public sealed class ObjectStoreUnavailableException(string message, Exception? inner = null) : Exception(message, inner)
 {
     public string Code => "object_store_unavailable";

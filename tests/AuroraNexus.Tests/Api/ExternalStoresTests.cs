@@ -155,6 +155,27 @@ public sealed class ExternalStoresTests(ExternalStoresFixture fx) : IClassFixtur
         Assert.Empty(documents);
     }
 
+    [Fact]
+    public async Task An_unreachable_Qdrant_shows_in_health_and_questions_get_503_naming_QDRANT_URL()
+    {
+        var variables = fx.Variables();
+        variables["QDRANT_URL"] = $"http://127.0.0.1:{TestApp.FreePort()}";
+        await using var app = await TestApp.StartAsync(await fx.Postgres.CreateDatabaseAsync("stores_noqdrant"), variables);
+        using var admin = await app.LoginAsync();
+
+        var health = await admin.GetAsync("/api/health");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+        var store = (await health.Content.ReadFromJsonAsync<JsonNode>())!["components"]!["vector_store"]!;
+        Assert.Equal("down", store["status"]!.GetValue<string>());
+        Assert.Contains("QDRANT_URL", store["detail"]!.GetValue<string>());
+
+        var asked = await admin.PostAsJsonAsync("/api/query", new { question = "Que dit le registre ?", caller_app = CallerApp });
+        var problem = await asked.Content.ReadFromJsonAsync<JsonNode>();
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, asked.StatusCode);
+        Assert.Equal("vector_store_unavailable", problem!["code"]!.GetValue<string>());
+        Assert.Contains("QDRANT_URL", problem["detail"]!.GetValue<string>());
+    }
+
     private static async Task<Guid> IngestOneAsync(HttpClient client)
     {
         var batch = await TestApp.IngestAsync(client, CallerApp, ("registre.md", Document));
