@@ -89,17 +89,17 @@ public sealed partial class QdrantVectorStore : IVectorStore, IDisposable
                         // Another process created it between the check and the call.
                     }
                 }
-                else
+                var indexed = (await CheckDimensionsAsync(cancellationToken)).PayloadSchema.Keys.ToHashSet();
+                if (!indexed.Contains(TenantField))
                 {
-                    await CheckDimensionsAsync(cancellationToken);
+                    await CreateIndexAsync(TenantField,
+                        new PayloadIndexParams { KeywordIndexParams = new KeywordIndexParams { IsTenant = true } }, cancellationToken);
                 }
 
-                // Idempotent: Qdrant answers success when the index already exists.
-                await _client.CreatePayloadIndexAsync(_options.Collection, TenantField, PayloadSchemaType.Keyword,
-                    new PayloadIndexParams { KeywordIndexParams = new KeywordIndexParams { IsTenant = true } },
-                    cancellationToken: cancellationToken);
-                await _client.CreatePayloadIndexAsync(_options.Collection, DocumentField, PayloadSchemaType.Keyword,
-                    cancellationToken: cancellationToken);
+                if (!indexed.Contains(DocumentField))
+                {
+                    await CreateIndexAsync(DocumentField, null, cancellationToken);
+                }
             });
             _collectionReady = true;
         }
@@ -244,7 +244,20 @@ public sealed partial class QdrantVectorStore : IVectorStore, IDisposable
         _ensureLock.Dispose();
     }
 
-    private async Task CheckDimensionsAsync(CancellationToken cancellationToken)
+    private async Task CreateIndexAsync(string field, PayloadIndexParams? parameters, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.CreatePayloadIndexAsync(_options.Collection, field, PayloadSchemaType.Keyword, parameters,
+                cancellationToken: cancellationToken);
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.AlreadyExists)
+        {
+            // Another process created it between the check and the call.
+        }
+    }
+
+    private async Task<CollectionInfo> CheckDimensionsAsync(CancellationToken cancellationToken)
     {
         var info = await _client.GetCollectionInfoAsync(_options.Collection, cancellationToken);
         var size = info.Config?.Params?.VectorsConfig?.Params?.Size;
@@ -254,6 +267,8 @@ public sealed partial class QdrantVectorStore : IVectorStore, IDisposable
                 $"collection {_options.Collection} in Qdrant at {_options.Url} holds {s}-dimension vectors, the model {_options.Model} makes " +
                 $"{_options.Dimensions}: delete the collection (it is recreated at start) and upload the documents again");
         }
+
+        return info;
     }
 
     private async Task ScrollIntoAsync(Filter filter, Dictionary<long, (Guid, float[])> into, CancellationToken cancellationToken)

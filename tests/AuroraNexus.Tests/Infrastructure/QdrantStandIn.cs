@@ -172,21 +172,24 @@ public sealed class QdrantCollectionsService(QdrantState state)
     {
         state.Calls.Enqueue($"Get {request.CollectionName}");
         var c = state.Require(request.CollectionName);
-        return Task.FromResult(new GetCollectionInfoResponse
+        var info = new CollectionInfo
         {
-            Result = new CollectionInfo
+            Status = CollectionStatus.Green,
+            PointsCount = (ulong)c.Points.Count,
+            Config = new CollectionConfig
             {
-                Status = CollectionStatus.Green,
-                PointsCount = (ulong)c.Points.Count,
-                Config = new CollectionConfig
+                Params = new CollectionParams
                 {
-                    Params = new CollectionParams
-                    {
-                        VectorsConfig = new VectorsConfig { Params = new VectorParams { Size = c.Size, Distance = Distance.Cosine } },
-                    },
+                    VectorsConfig = new VectorsConfig { Params = new VectorParams { Size = c.Size, Distance = Distance.Cosine } },
                 },
             },
-        });
+        };
+        foreach (var (field, parameters) in c.Indexes)
+        {
+            info.PayloadSchema[field] = new PayloadSchemaInfo { DataType = PayloadSchemaType.Keyword, Params = parameters, Points = (ulong)c.Points.Count };
+        }
+
+        return Task.FromResult(new GetCollectionInfoResponse { Result = info });
     }
 }
 
@@ -199,7 +202,12 @@ public sealed class QdrantPointsService(QdrantState state)
     {
         state.Calls.Enqueue($"CreateFieldIndex {request.CollectionName} {request.FieldName} {request.FieldType} tenant={request.FieldIndexParams?.KeywordIndexParams?.IsTenant == true}");
         var c = state.Require(request.CollectionName);
-        c.Indexes[request.FieldName] = request.FieldIndexParams;
+        if (!c.Indexes.TryAdd(request.FieldName, request.FieldIndexParams))
+        {
+            // The strict reading of Qdrant's behaviour: an index is created once.
+            throw new RpcException(new Status(StatusCode.AlreadyExists, $"Wrong input: index on `{request.FieldName}` already exists"));
+        }
+
         return Task.FromResult(Completed());
     }
 

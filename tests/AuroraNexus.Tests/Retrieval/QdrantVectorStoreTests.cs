@@ -53,6 +53,7 @@ public sealed class QdrantVectorStoreTests : IAsyncLifetime
         Assert.Equal("nexus_chunks_all_minilm_l6_v2", collection.Key);
         Assert.Equal(384UL, collection.Value.Size);
         Assert.Single(_qdrant.State.Calls, c => c.StartsWith("Create ", StringComparison.Ordinal));
+        Assert.Equal(2, _qdrant.State.Calls.Count(c => c.StartsWith("CreateFieldIndex ", StringComparison.Ordinal)));
         Assert.True(collection.Value.Indexes[QdrantVectorStore.TenantField]!.KeywordIndexParams.IsTenant);
         Assert.True(collection.Value.Indexes.ContainsKey(QdrantVectorStore.DocumentField));
     }
