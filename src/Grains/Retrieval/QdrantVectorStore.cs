@@ -109,6 +109,60 @@ public sealed partial class QdrantVectorStore : IVectorStore, IDisposable
         }
     }
 
+    /// <summary>How many points the collection holds (every tenant).</summary>
+    public async Task<ulong> CountPointsAsync(CancellationToken cancellationToken)
+    {
+        await EnsureCollectionAsync(cancellationToken);
+        var info = await Guard(() => _client.GetCollectionInfoAsync(_options.Collection, cancellationToken));
+        return info.PointsCount;
+    }
+
+    /// <summary>
+    /// Fills an empty collection from the vectors PostgreSQL keeps for this model (the chunks table is the source of
+    /// truth): a deployment switched to Qdrant, or a collection lost and recreated, finds every indexed document again.
+    /// Reads all tenants on purpose; each point is written with its own tenant.
+    /// </summary>
+    public async Task<int> BackfillAsync(Npgsql.NpgsqlDataSource db, CancellationToken cancellationToken)
+    {
+        if (await CountPointsAsync(cancellationToken) > 0)
+        {
+            return 0;
+        }
+
+        await using var cmd = db.CreateCommand(
+            "SELECT tenant_id, document_id, id, embedding FROM chunks WHERE embedding_model = @m ORDER BY tenant_id, document_id, id");
+        cmd.Parameters.AddWithValue("m", _options.Model);
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+        var copied = 0;
+        string? tenant = null;
+        var pending = ImmutableArray.CreateBuilder<VectorEntry>();
+        Guid? lastDocument = null;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var rowTenant = reader.GetString(0);
+            var document = reader.GetGuid(1);
+            // Whole documents per call: an upsert replaces the vectors of the documents it names.
+            if (tenant is not null && (rowTenant != tenant || (pending.Count >= 512 && document != lastDocument)))
+            {
+                await UpsertAsync(tenant, pending.ToImmutable(), cancellationToken);
+                copied += pending.Count;
+                pending.Clear();
+            }
+
+            tenant = rowTenant;
+            lastDocument = document;
+            pending.Add(new VectorEntry(reader.GetInt64(2), document, reader.GetFieldValue<float[]>(3)));
+        }
+
+        if (tenant is not null && pending.Count > 0)
+        {
+            await UpsertAsync(tenant, pending.ToImmutable(), cancellationToken);
+            copied += pending.Count;
+        }
+
+        return copied;
+    }
+
     public async Task UpsertAsync(string tenantId, ImmutableArray<VectorEntry> entries, CancellationToken cancellationToken)
     {
         if (entries.IsDefaultOrEmpty)
@@ -225,8 +279,8 @@ public sealed partial class QdrantVectorStore : IVectorStore, IDisposable
             {
                 _collectionReady = false;
                 return ComponentProbe.Error(
-                    $"Qdrant at {_options.Url} is reachable but collection {_options.Collection} is missing: it is created at start and on " +
-                    "the next write, so restart a silo; documents indexed before must be uploaded again");
+                    $"Qdrant at {_options.Url} is reachable but collection {_options.Collection} is missing: restart a silo, which " +
+                    "recreates it and copies the vectors kept in PostgreSQL back into it");
             }
 
             await Guard(() => CheckDimensionsAsync(cancellationToken));
@@ -265,7 +319,7 @@ public sealed partial class QdrantVectorStore : IVectorStore, IDisposable
         {
             throw new VectorStoreUnavailableException(
                 $"collection {_options.Collection} in Qdrant at {_options.Url} holds {s}-dimension vectors, the model {_options.Model} makes " +
-                $"{_options.Dimensions}: delete the collection (it is recreated at start) and upload the documents again");
+                $"{_options.Dimensions}: delete the collection, then restart a silo (it recreates it and refills it from PostgreSQL)");
         }
 
         return info;
@@ -342,7 +396,7 @@ public sealed partial class QdrantVectorStore : IVectorStore, IDisposable
                 StatusCode.Unauthenticated or StatusCode.PermissionDenied =>
                     $"Qdrant at {_options.Url} refused the request ({ex.StatusCode}): it expects an API key this product does not send; run it without one on the private network",
                 StatusCode.NotFound =>
-                    $"collection {_options.Collection} is missing in Qdrant at {_options.Url} ({ex.Status.Detail}): restart a silo to create it, then upload the documents again",
+                    $"collection {_options.Collection} is missing in Qdrant at {_options.Url} ({ex.Status.Detail}): restart a silo, which recreates and refills it",
                 _ => $"Qdrant at {_options.Url} failed ({ex.StatusCode}: {ex.Status.Detail}); check the Qdrant logs",
             }, ex);
         }

@@ -176,6 +176,28 @@ public sealed class ExternalStoresTests(ExternalStoresFixture fx) : IClassFixtur
         Assert.Contains("QDRANT_URL", problem["detail"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task Switching_a_deployment_to_Qdrant_copies_the_vectors_already_indexed()
+    {
+        var database = await fx.Postgres.CreateDatabaseAsync("stores_switch");
+        Guid document;
+        await using (var embedded = await TestApp.StartAsync(database))
+        {
+            using var before = await embedded.LoginAsync();
+            document = await IngestOneAsync(before);
+        }
+
+        await using var qdrant = await QdrantStandIn.StartAsync();
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?> { ["QDRANT_URL"] = qdrant.Url.ToString() });
+        using var admin = await app.LoginAsync();
+
+        var points = Assert.Single(qdrant.State.Collections).Value.Points.Values;
+        Assert.NotEmpty(points);
+        Assert.All(points, p => Assert.Equal(document.ToString(), p.Payload["document_id"].StringValue));
+        Assert.Equal([document], await CitedAsync(admin, "Tous les combien renouveler la plaque du registre Orvanne-Téluride ?"));
+        Assert.Empty(qdrant.State.Rejected);
+    }
+
     private static async Task<Guid> IngestOneAsync(HttpClient client)
     {
         var batch = await TestApp.IngestAsync(client, CallerApp, ("registre.md", Document));
