@@ -34,6 +34,13 @@ public sealed record RankedChunk(
     [property: Id(1)] Guid DocumentId,
     [property: Id(2)] double Score);
 
+/// <summary>A plain nearest-neighbour search: the <see cref="Limit"/> closest chunks, optionally only of some documents.</summary>
+[GenerateSerializer, Immutable, Alias("nexus.VectorQuery")]
+public sealed record VectorQuery(
+    [property: Id(0)] float[] Vector,
+    [property: Id(1)] int Limit,
+    [property: Id(2)] ImmutableArray<Guid> Documents);
+
 /// <summary>A tenant's vectors (embedded mode): exact search, fusion with the lexical hits and MMR.</summary>
 [Alias("nexus.IVectorIndexGrain")]
 public interface IVectorIndexGrain : IGrainWithStringKey
@@ -46,4 +53,8 @@ public interface IVectorIndexGrain : IGrainWithStringKey
 
     [Alias("Rank")]
     Task<ImmutableArray<RankedChunk>> RankAsync(RankRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Closest first; equal scores by chunk id.</summary>
+    [Alias("Search")]
+    Task<ImmutableArray<RankedChunk>> SearchAsync(VectorQuery query, CancellationToken cancellationToken = default);
 }

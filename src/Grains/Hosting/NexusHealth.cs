@@ -1,4 +1,5 @@
 using AuroraNexus.Grains.Ingestion;
+using AuroraNexus.Grains.Retrieval;
 using AuroraNexus.Grains.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -60,10 +61,11 @@ public sealed class NexusHealth(
             c["cluster"] = new("down", $"cluster unreachable: {ex.GetType().Name}; start a silo with the same DATABASE_URL and ORLEANS_CLUSTER_ID");
         }
 
-        c["vector_store"] = new("ok", "embedded index (vectors kept in PostgreSQL, searched in memory)");
-        c["object_store"] = await objects.IsHealthyAsync(timeout.Token)
-            ? new("ok", objects.Describe)
-            : new("down", $"{objects.Describe} is not writable; check NEXUS_DATA_DIR permissions");
+        var vectorStore = services.GetService<IVectorStore>();
+        c["vector_store"] = vectorStore is null
+            ? new("ok", "embedded index (vectors kept in PostgreSQL, searched in memory)")
+            : (await ProbeAsync(vectorStore.ProbeAsync, timeout.Token)).ToHealth();
+        c["object_store"] = (await ProbeAsync(objects.ProbeAsync, timeout.Token)).ToHealth();
 
         var embedder = services.GetService<MiniLmEmbedder>();
         c["embeddings"] = embedder is null
@@ -82,6 +84,18 @@ public sealed class NexusHealth(
         var ready = c.Values.All(v => !v.IsDown);
         var status = !ready ? "down" : c.Values.Any(v => v.Status is "degraded" or "down") ? "degraded" : "ok";
         return new HealthReport(status, ready, c);
+    }
+
+    private static async Task<ComponentProbe> ProbeAsync(Func<CancellationToken, Task<ComponentProbe>> probe, CancellationToken ct)
+    {
+        try
+        {
+            return await probe(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            return ComponentProbe.Error("did not answer within the health check's 5 seconds; check that it runs and is reachable");
+        }
     }
 
     /// <summary>Counts stored credentials by the key that made them; one no configured key can read makes it degraded.</summary>

@@ -5,6 +5,7 @@ using AuroraNexus.Grains.Retrieval;
 using AuroraNexus.Grains.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace AuroraNexus.Grains.Hosting;
@@ -16,7 +17,7 @@ public static class NexusServices
     {
         services.AddSingleton(settings);
         services.AddSingleton(dataSource);
-        services.AddSingleton<IObjectStore>(_ => new LocalObjectStore(settings.ObjectsDirectory));
+        services.AddNexusStores(settings);
         services.AddSingleton<IngestionRepository>();
         services.AddSingleton<ConversationRepository>();
         services.AddSingleton<SettingsRepository>();
@@ -24,6 +25,37 @@ public static class NexusServices
         services.AddSingleton<LlmCatalogRepository>();
         services.AddSingleton(sp => new AuroraNexus.Grains.Tenancy.CredentialVault(
             sp.GetRequiredService<NexusSettings>().CredentialKeys, sp.GetRequiredService<LlmCatalogRepository>()));
+        return services;
+    }
+
+    /// <summary>
+    /// The object and vector stores: S3_ENDPOINT set = MinIO, else the local folder; QDRANT_URL set = Qdrant, else the
+    /// embedded index. The external ones are prepared (buckets, collection) at start by <see cref="StoreInitializer"/>.
+    /// </summary>
+    public static IServiceCollection AddNexusStores(this IServiceCollection services, NexusSettings settings)
+    {
+        if (settings.S3 is { } s3)
+        {
+            services.AddSingleton(sp => new S3ObjectStore(s3, sp.GetRequiredService<ILogger<S3ObjectStore>>()));
+            services.AddSingleton<IObjectStore>(sp => sp.GetRequiredService<S3ObjectStore>());
+        }
+        else
+        {
+            services.AddSingleton<IObjectStore>(_ => new LocalObjectStore(settings.ObjectsDirectory));
+        }
+
+        if (settings.QdrantUrl is { } qdrant)
+        {
+            services.AddSingleton(sp => new QdrantVectorStore(
+                new QdrantOptions(qdrant, MiniLmEmbedder.Model, MiniLmEmbedder.VectorDimensions), sp.GetRequiredService<ILogger<QdrantVectorStore>>()));
+            services.AddSingleton<IVectorStore>(sp => sp.GetRequiredService<QdrantVectorStore>());
+        }
+        else
+        {
+            services.AddSingleton<IVectorStore, EmbeddedVectorStore>();
+        }
+
+        services.AddHostedService<StoreInitializer>();
         return services;
     }
 

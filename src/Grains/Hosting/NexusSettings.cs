@@ -55,6 +55,12 @@ public sealed class NexusSettings
     /// <summary>NEXUS_ALLOW_PRIVATE_LLM_URLS: tenant providers may point at loopback or private addresses (off by default).</summary>
     public bool AllowPrivateLlmUrls { get; init; }
 
+    /// <summary>S3_ENDPOINT and friends: files go to MinIO; null = the local folder <see cref="ObjectsDirectory"/>.</summary>
+    public AuroraNexus.Grains.Storage.S3StoreOptions? S3 { get; init; }
+
+    /// <summary>QDRANT_URL (gRPC): vectors go to Qdrant; null = the embedded index.</summary>
+    public Uri? QdrantUrl { get; init; }
+
     public string ObjectsDirectory => Path.Combine(DataDirectory, "objects");
     public string PostgresDirectory => Path.Combine(DataDirectory, "pg");
 
@@ -99,6 +105,8 @@ public sealed class NexusSettings
             PublicDomain = Value(config, "PUBLIC_DOMAIN"),
             MaxUploadBytes = Long(config, "NEXUS_MAX_UPLOAD_BYTES", 50L * 1024 * 1024),
             AllowPrivateLlmUrls = Bool(config, EndpointGuard.AllowVariable),
+            S3 = AuroraNexus.Grains.Storage.S3StoreOptions.FromConfiguration(config),
+            QdrantUrl = AuroraNexus.Grains.Retrieval.QdrantOptions.UrlFromConfiguration(config),
         };
     }
 

@@ -65,7 +65,7 @@ public sealed partial class ChunkWorkerGrain(
         }
 
         var ids = await repository.ReplaceChunksAsync(work.TenantId, doc.DocumentId, embedder.ModelName, stored, cancellationToken);
-        await grains.GetGrain<IVectorIndexGrain>(work.TenantId).AddAsync(
+        await ((IVectorStore)ServiceProvider.GetService(typeof(IVectorStore))!).UpsertAsync(work.TenantId,
             [.. stored.Select((c, i) => new VectorEntry(ids[i], doc.DocumentId, c.Embedding))], cancellationToken);
         await repository.SetDocumentStateAsync(work.TenantId, doc.DocumentId, DocumentStatuses.Indexed, stored.Count, null, null,
             work.Attempt, cancellationToken);

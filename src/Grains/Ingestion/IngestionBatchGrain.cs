@@ -145,7 +145,7 @@ public sealed partial class IngestionBatchGrain(
                     doc.ErrorCode = "processing_failed";
                     // A failed document is never searchable: drop whatever a partial attempt wrote.
                     await repository.DeleteChunksAsync(s.TenantId, doc.Document.DocumentId, CancellationToken.None);
-                    await GrainFactory.GetGrain<IVectorIndexGrain>(s.TenantId).RemoveDocumentAsync(doc.Document.DocumentId, CancellationToken.None);
+                    await ((IVectorStore)ServiceProvider.GetService(typeof(IVectorStore))!).DeleteDocumentAsync(s.TenantId, doc.Document.DocumentId, CancellationToken.None);
                     await GrainFactory.GetGrain<AuroraNexus.Grains.Conversation.IAnswerCacheGrain>(s.TenantId).InvalidateAsync(CancellationToken.None);
                     await repository.SetDocumentStateAsync(s.TenantId, doc.Document.DocumentId, DocumentStatuses.Failed, 0,
                         "processing_failed", $"indexing failed {doc.Attempts} times; last error: {ex.GetType().Name}. Retry the upload; if it keeps failing, check the silo logs for document {doc.Document.DocumentId}.",

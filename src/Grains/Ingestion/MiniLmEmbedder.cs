@@ -56,9 +56,13 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
         _session = new Lazy<InferenceSession>(LoadSession, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
-    public int Dimensions => 384;
+    /// <summary>The vector space this embedder writes, known without loading the model (the Qdrant collection is named after it).</summary>
+    public const string Model = "all-MiniLM-L6-v2";
+    public const int VectorDimensions = 384;
 
-    public string ModelName => "all-MiniLM-L6-v2";
+    public int Dimensions => VectorDimensions;
+
+    public string ModelName => Model;
 
     /// <summary>254: the model reads 256 word pieces, [CLS] and [SEP] included, and drops the rest.</summary>
     public int MaxInputTokens => _tokenizer.MaxInputTokens;

@@ -12,7 +12,7 @@ namespace AuroraNexus.Grains.Retrieval;
 /// tenant's index, fused, MMR.
 /// </summary>
 public sealed partial class RetrievalService(
-    LexicalSearch lexical, IEmbedder embedder, IGrainFactory grains, ILogger<RetrievalService> logger)
+    LexicalSearch lexical, IEmbedder embedder, IVectorStore vectors, ILogger<RetrievalService> logger)
 {
     public async Task<IReadOnlyList<Passage>> RetrieveAsync(
         string tenantId, string query, TenantSettings settings, int topK, ImmutableArray<long> preferredChunks,
@@ -26,7 +26,7 @@ public sealed partial class RetrievalService(
         var embedded = Stopwatch.GetElapsedTime(start);
         var hits = await lexicalTask;
         var searched = Stopwatch.GetElapsedTime(start);
-        var ranked = await grains.GetGrain<IVectorIndexGrain>(tenantId).RankAsync(
+        var ranked = await vectors.RankAsync(tenantId,
             new RankRequest(vector, hits.Chunks, settings.DenseCandidates, topK, settings.DenseWeight, settings.MmrLambda,
                 preferredChunks.IsDefault ? [] : preferredChunks, hits.Documents, settings.DocumentWeight, settings.LeadWeight),
             ct);

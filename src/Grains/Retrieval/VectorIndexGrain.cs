@@ -79,6 +79,17 @@ public sealed partial class VectorIndexGrain(NpgsqlDataSource db, ILogger<Vector
             doc => _byDocument.TryGetValue(doc, out var ids) ? ids : []));
     }
 
+    public Task<ImmutableArray<RankedChunk>> SearchAsync(VectorQuery query, CancellationToken cancellationToken = default)
+    {
+        var only = query.Documents.IsDefaultOrEmpty ? null : query.Documents.ToHashSet();
+        var hits = _vectors
+            .Where(kv => only is null || only.Contains(kv.Value.DocumentId))
+            .Select(kv => new RankedChunk(kv.Key, kv.Value.DocumentId, HybridRanker.Dot(query.Vector, kv.Value.Vector)))
+            .OrderByDescending(h => h.Score).ThenBy(h => h.ChunkId)
+            .Take(Math.Max(0, query.Limit));
+        return Task.FromResult<ImmutableArray<RankedChunk>>([.. hits]);
+    }
+
     private void Put(long chunkId, Guid documentId, float[] vector)
     {
         _vectors[chunkId] = (documentId, vector);

@@ -1,17 +1,33 @@
+using AuroraNexus.Grains.Hosting;
+
 namespace AuroraNexus.Grains.Storage;
 
-/// <summary>Where uploaded files are kept until (and after) they are indexed.</summary>
+/// <summary>
+/// Where uploaded files are kept until (and after) they are indexed. A missing object is a
+/// <see cref="FileNotFoundException"/>; a store that cannot serve (unreachable, refused credentials, missing bucket)
+/// is an <see cref="ObjectStoreUnavailableException"/>.
+/// </summary>
 public interface IObjectStore
 {
     string Describe { get; }
 
+    /// <summary>Stores the whole stream under <paramref name="key"/>, replacing what was there.</summary>
     Task PutAsync(string key, Stream content, CancellationToken cancellationToken);
 
+    /// <summary>The whole object (never a range).</summary>
     Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken);
 
+    /// <summary>Removes the object; removing a missing one is not an error.</summary>
     Task DeleteAsync(string key, CancellationToken cancellationToken);
 
-    Task<bool> IsHealthyAsync(CancellationToken cancellationToken);
+    Task<ComponentProbe> ProbeAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>The object store cannot serve requests; the message names the cause and the fix. Crosses grain calls.</summary>
+[GenerateSerializer, Alias("nexus.ObjectStoreUnavailableException")]
+public sealed class ObjectStoreUnavailableException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    public string Code => "object_store_unavailable";
 }
 
 /// <summary>Single-node object store: one file per object under a root folder.</summary>
@@ -70,22 +86,20 @@ public sealed class LocalObjectStore : IObjectStore
         return Task.CompletedTask;
     }
 
-    public Task<bool> IsHealthyAsync(CancellationToken cancellationToken)
+    public Task<ComponentProbe> ProbeAsync(CancellationToken cancellationToken)
     {
         try
         {
+            Directory.CreateDirectory(_root);
             var probe = Path.Combine(_root, ".probe");
             File.WriteAllText(probe, "ok");
             File.Delete(probe);
-            return Task.FromResult(true);
+            return Task.FromResult(ComponentProbe.Ok(Describe));
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return Task.FromResult(false);
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return Task.FromResult(false);
+            return Task.FromResult(ComponentProbe.Error(
+                $"{Describe} is not writable ({ex.GetType().Name}); check the permissions of NEXUS_DATA_DIR, or set S3_ENDPOINT to use MinIO"));
         }
     }
 

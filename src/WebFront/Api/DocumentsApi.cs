@@ -33,7 +33,8 @@ public static class DocumentsApi
         }).RequireAuthorization();
 
         app.MapDelete("/api/documents/{id:guid}", static async Task<Results<NoContent, ProblemHttpResult>> (
-            Guid id, HttpContext http, IngestionRepository repo, IObjectStore objects, IGrainFactory grains, CancellationToken ct) =>
+            Guid id, HttpContext http, IngestionRepository repo, IObjectStore objects, IVectorStore vectors, IGrainFactory grains,
+            CancellationToken ct) =>
         {
             var caller = Caller.From(http.User);
             var key = await repo.DeleteDocumentAsync(caller.TenantId, id, ct);
@@ -42,7 +43,7 @@ public static class DocumentsApi
                 return Problems.Create(404, "document_not_found", $"No document {id} in your tenant.");
             }
 
-            await grains.GetGrain<IVectorIndexGrain>(caller.TenantId).RemoveDocumentAsync(id, ct);
+            await vectors.DeleteDocumentAsync(caller.TenantId, id, ct);
             // No cached answer may cite a deleted document.
             await grains.GetGrain<AuroraNexus.Grains.Conversation.IAnswerCacheGrain>(caller.TenantId).InvalidateAsync(ct);
             await objects.DeleteAsync(key, ct);

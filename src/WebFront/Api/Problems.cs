@@ -52,6 +52,8 @@ public static class Problems
     private static (int Status, string Code, string Detail) Classify(Exception? error) => error switch
     {
         LlmException llm => (llm.Code.ApiStatus(), llm.ErrorCode, llm.Message),
+        AuroraNexus.Grains.Storage.ObjectStoreUnavailableException store => (503, store.Code, store.Message),
+        AuroraNexus.Grains.Retrieval.VectorStoreUnavailableException store => (503, store.Code, store.Message),
         BadHttpRequestException { StatusCode: 413 } =>
             (413, "too_large", "The upload is larger than NEXUS_MAX_UPLOAD_BYTES allows; split it or raise the limit."),
         BadHttpRequestException bad => (bad.StatusCode, "bad_request", "The request is malformed: check the JSON body or the multipart form."),

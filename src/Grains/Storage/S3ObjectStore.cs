@@ -1,0 +1,269 @@
+using System.Net.Sockets;
+using AuroraNexus.Grains.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Minio;
+using Minio.DataModel.Args;
+using Minio.Exceptions;
+
+namespace AuroraNexus.Grains.Storage;
+
+/// <summary>Where the S3 object store is and who we are to it (S3_ENDPOINT, S3_BUCKET_*, MINIO_ROOT_*).</summary>
+public sealed record S3StoreOptions(Uri Endpoint, string AccessKey, string SecretKey, string UploadsBucket, string ArtifactsBucket)
+{
+    public override string ToString() => $"S3 {Endpoint} (buckets {UploadsBucket}, {ArtifactsBucket})";
+
+    /// <summary>Null when S3_ENDPOINT is unset (single node: local folder); a bad value stops start-up with the variable's name.</summary>
+    public static S3StoreOptions? FromConfiguration(IConfiguration config)
+    {
+        var endpoint = Value(config, "S3_ENDPOINT");
+        if (endpoint is null)
+        {
+            return null;
+        }
+
+        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.AbsolutePath != "/")
+        {
+            throw new NexusConfigurationException("S3_ENDPOINT",
+                $"'{endpoint}' is not an S3 endpoint: write the scheme, host and port only, e.g. http://minio:9000 (or unset it to keep files in NEXUS_DATA_DIR)");
+        }
+
+        var user = Value(config, "MINIO_ROOT_USER") ?? throw new NexusConfigurationException("MINIO_ROOT_USER",
+            "is not set; S3_ENDPOINT is, and the object store needs the access key MinIO was started with (3 characters or more)");
+        if (user.Length < 3)
+        {
+            throw new NexusConfigurationException("MINIO_ROOT_USER", $"must be at least 3 characters (it has {user.Length}), as MinIO requires");
+        }
+
+        var password = Value(config, "MINIO_ROOT_PASSWORD") ?? throw new NexusConfigurationException("MINIO_ROOT_PASSWORD",
+            "is not set; S3_ENDPOINT is, and the object store needs the secret key MinIO was started with (8 characters or more)");
+        if (password.Length < 8)
+        {
+            throw new NexusConfigurationException("MINIO_ROOT_PASSWORD", $"must be at least 8 characters (it has {password.Length}), as MinIO requires");
+        }
+
+        if (NexusSettings.IsPlaceholder(password))
+        {
+            throw new NexusConfigurationException("MINIO_ROOT_PASSWORD",
+                "holds a placeholder, not a secret; generate one with `openssl rand -hex 24` and give MinIO the same value");
+        }
+
+        return new S3StoreOptions(uri, user, password,
+            Bucket(config, "S3_BUCKET_UPLOADS", "nexus-uploads"), Bucket(config, "S3_BUCKET_ARTIFACTS", "nexus-artifacts"));
+    }
+
+    private static string Bucket(IConfiguration config, string name, string fallback)
+    {
+        var v = Value(config, name) ?? fallback;
+        var valid = v.Length is >= 3 and <= 63 && char.IsAsciiLetterLower(v[0]) | char.IsAsciiDigit(v[0]) &&
+            char.IsAsciiLetterLower(v[^1]) | char.IsAsciiDigit(v[^1]) &&
+            v.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '.') && !v.Contains("..", StringComparison.Ordinal);
+        return valid
+            ? v
+            : throw new NexusConfigurationException(name,
+                $"'{v}' is not an S3 bucket name: 3 to 63 lower-case letters, digits, '-' or '.', starting and ending with a letter or digit (default {fallback})");
+    }
+
+    private static string? Value(IConfiguration config, string name) =>
+        config[name] is { } v && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
+}
+
+/// <summary>
+/// Production object store: MinIO (or any S3 server) through the Minio SDK. Uploads go to the uploads bucket; both
+/// buckets are created at start when missing. Only whole-object calls are issued: the served SDK version mishandles
+/// ranged GETs, and listing is never needed (keys come from the database).
+/// </summary>
+public sealed partial class S3ObjectStore : IObjectStore, IDisposable
+{
+    private readonly S3StoreOptions _options;
+    private readonly IMinioClient _client;
+    private readonly ILogger _logger;
+    private volatile bool _bucketsEnsured;
+
+    public S3ObjectStore(S3StoreOptions options, ILogger<S3ObjectStore> logger)
+    {
+        _options = options;
+        _logger = logger;
+        var endpoint = options.Endpoint;
+        _client = new MinioClient()
+            .WithEndpoint(endpoint.Host, endpoint.Port)
+            .WithCredentials(options.AccessKey, options.SecretKey)
+            .WithSSL(endpoint.Scheme == "https")
+            .WithTimeout(30_000)
+            .Build();
+    }
+
+    public string Describe => _options.ToString();
+
+    /// <summary>Creates the buckets that do not exist yet; safe to call from every process at once.</summary>
+    public async Task EnsureBucketsAsync(CancellationToken cancellationToken)
+    {
+        foreach (var bucket in new[] { _options.UploadsBucket, _options.ArtifactsBucket }.Distinct())
+        {
+            await Guard(async () =>
+            {
+                if (!await _client.BucketExistsAsync(new BucketExistsArgs().WithBucket(bucket), cancellationToken))
+                {
+                    try
+                    {
+                        await _client.MakeBucketAsync(new MakeBucketArgs().WithBucket(bucket), cancellationToken);
+                        LogBucketCreated(_logger, bucket, _options.Endpoint);
+                    }
+                    catch (MinioException ex) when (ErrorCode(ex) is "BucketAlreadyOwnedByYou" or "BucketAlreadyExists")
+                    {
+                        // Another process created it between the check and the call.
+                    }
+                }
+            }, bucket, key: null);
+        }
+
+        _bucketsEnsured = true;
+    }
+
+    public async Task PutAsync(string key, Stream content, CancellationToken cancellationToken)
+    {
+        Stream body = content;
+        MemoryStream? copy = null;
+        if (!content.CanSeek)
+        {
+            // The SDK needs the length up front to send one PUT; without it, it would start a multipart upload.
+            copy = new MemoryStream();
+            await content.CopyToAsync(copy, cancellationToken);
+            copy.Position = 0;
+            body = copy;
+        }
+
+        try
+        {
+            var length = body.Length - body.Position;
+            await Guard(() => _client.PutObjectAsync(new PutObjectArgs()
+                .WithBucket(_options.UploadsBucket)
+                .WithObject(key)
+                .WithStreamData(body)
+                .WithObjectSize(length)
+                .WithContentType("application/octet-stream"), cancellationToken), _options.UploadsBucket, key);
+        }
+        finally
+        {
+            copy?.Dispose();
+        }
+    }
+
+    public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    {
+        var buffer = new MemoryStream();
+        await Guard(() => _client.GetObjectAsync(new GetObjectArgs()
+            .WithBucket(_options.UploadsBucket)
+            .WithObject(key)
+            .WithCallbackStream(async (stream, ct) => await stream.CopyToAsync(buffer, ct)), cancellationToken), _options.UploadsBucket, key);
+        buffer.Position = 0;
+        return buffer;
+    }
+
+    public async Task DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Guard(() => _client.RemoveObjectAsync(
+                new RemoveObjectArgs().WithBucket(_options.UploadsBucket).WithObject(key), cancellationToken), _options.UploadsBucket, key);
+        }
+        catch (FileNotFoundException)
+        {
+            // Already gone: deleting is idempotent.
+        }
+    }
+
+    public async Task<ComponentProbe> ProbeAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (!_bucketsEnsured)
+            {
+                // Start-up could not create them (the server was down then): try again now that someone asks.
+                await EnsureBucketsAsync(cancellationToken);
+            }
+
+            foreach (var bucket in new[] { _options.UploadsBucket, _options.ArtifactsBucket }.Distinct())
+            {
+                var exists = await Guard(() => _client.BucketExistsAsync(new BucketExistsArgs().WithBucket(bucket), cancellationToken), bucket, null);
+                if (!exists)
+                {
+                    return ComponentProbe.Error(MissingBucket(bucket));
+                }
+            }
+
+            return ComponentProbe.Ok(Describe);
+        }
+        catch (ObjectStoreUnavailableException ex)
+        {
+            return ComponentProbe.Error(ex.Message);
+        }
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    private Task Guard(Func<Task> call, string bucket, string? key) => Guard(async () =>
+    {
+        await call();
+        return true;
+    }, bucket, key);
+
+    /// <summary>Turns the SDK's and the network's failures into the two the product knows: missing object, store unavailable.</summary>
+    private async Task<T> Guard<T>(Func<Task<T>> call, string bucket, string? key)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (ObjectNotFoundException ex) when (key is not null)
+        {
+            throw new FileNotFoundException($"object '{key}' is missing from bucket {bucket} at {_options.Endpoint}", ex);
+        }
+        catch (Exception ex) when (Unavailable(ex, bucket) is { } message)
+        {
+            throw new ObjectStoreUnavailableException(message, ex);
+        }
+        catch (MinioException ex) when (key is not null && ErrorCode(ex) is "NoSuchKey")
+        {
+            throw new FileNotFoundException($"object '{key}' is missing from bucket {bucket} at {_options.Endpoint}", ex);
+        }
+    }
+
+    private string? Unavailable(Exception ex, string bucket)
+    {
+        var code = ex is MinioException m ? ErrorCode(m) : null;
+        if (ex is BucketNotFoundException || code == "NoSuchBucket")
+        {
+            return MissingBucket(bucket);
+        }
+
+        if (ex is AuthorizationException or AccessDeniedException or ForbiddenException ||
+            code is "InvalidAccessKeyId" or "SignatureDoesNotMatch" or "AccessDenied" or "InvalidToken" or "ExpiredToken")
+        {
+            return $"the object store at {_options.Endpoint} refused the credentials ({code ?? ex.GetType().Name}): " +
+                "MINIO_ROOT_USER and MINIO_ROOT_PASSWORD must be the ones MinIO was started with";
+        }
+
+        if (ex is ConnectionException or HttpRequestException or SocketException or TimeoutException ||
+            ex is TaskCanceledException && ex.InnerException is TimeoutException ||
+            ex.InnerException is HttpRequestException or SocketException)
+        {
+            return $"the object store at {_options.Endpoint} is unreachable ({ex.GetType().Name}): check S3_ENDPOINT and that MinIO runs";
+        }
+
+        return ex is MinioException and not ObjectNotFoundException && code is not "NoSuchKey"
+            ? $"the object store at {_options.Endpoint} failed ({code ?? ex.GetType().Name}: {Shorten(ex.Message)}); check the MinIO server logs"
+            : null;
+    }
+
+    private string MissingBucket(string bucket) =>
+        $"bucket {bucket} does not exist at {_options.Endpoint}: it is created at start, so restart a node, or create it " +
+        $"(`mc mb nexus/{bucket}`); check S3_BUCKET_UPLOADS / S3_BUCKET_ARTIFACTS";
+
+    private static string? ErrorCode(MinioException ex) => string.IsNullOrEmpty(ex.Response?.Code) ? null : ex.Response.Code;
+
+    private static string Shorten(string text) => text.Length <= 200 ? text : text[..200] + "…";
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Created bucket {Bucket} at {Endpoint}")]
+    private static partial void LogBucketCreated(ILogger logger, string bucket, Uri endpoint);
+}
