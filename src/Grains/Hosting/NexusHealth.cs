@@ -1,7 +1,11 @@
 using AuroraNexus.Grains.Ingestion;
+using AuroraNexus.Grains.Operations;
 using AuroraNexus.Grains.Storage;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
+using Orleans.Runtime;
 
 namespace AuroraNexus.Grains.Hosting;
 
@@ -10,6 +14,9 @@ public sealed record ComponentHealth(string Status, string Detail, bool Required
     [System.Text.Json.Serialization.JsonIgnore]
     public bool IsDown => Required && Status == "down";
 }
+
+/// <summary>Whether this process co-hosts the silo and may generate secrets (single node) or is a cluster member/client.</summary>
+public sealed record NexusRuntimeMode(bool SingleNode);
 
 /// <summary><see cref="Status"/>: <c>ok</c>, <c>degraded</c> (ready, but something needs an admin) or <c>down</c>.</summary>
 public sealed record HealthReport(string Status, bool Ready, IReadOnlyDictionary<string, ComponentHealth> Components);
@@ -23,6 +30,17 @@ public sealed class NexusHealth(
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(5));
         var c = new Dictionary<string, ComponentHealth>();
+        if (services.GetService<IHostApplicationLifetime>() is { ApplicationStopping.IsCancellationRequested: true })
+        {
+            // SIGTERM: answer 503 so that load balancers stop sending work while in-flight requests finish.
+            c["lifecycle"] = new("down", "draining: the process received a stop signal and finishes its in-flight work");
+        }
+
+        if (services.GetService<IConfiguration>() is { } configuration)
+        {
+            c["configuration"] = ConfigurationHealth(configuration);
+        }
+
         var postgresUp = false;
         try
         {
@@ -50,20 +68,32 @@ public sealed class NexusHealth(
 
         try
         {
+            if (services.GetService<ILocalSiloDetails>() is { } local && services.GetService<IClusterMembershipService>() is { } membership &&
+                membership.CurrentSnapshot.GetSiloStatus(local.SiloAddress) is var own && own != SiloStatus.Active)
+            {
+                throw new SiloNotJoinedException(own);
+            }
+
             var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true).WaitAsync(timeout.Token);
             c["cluster"] = hosts.Count > 0
                 ? new("ok", $"{hosts.Count} active silo(s)")
                 : new("down", "no active silo: start at least one silo (dotnet run --project src/Silo)");
+        }
+        catch (SiloNotJoinedException ex)
+        {
+            c["cluster"] = new("down", $"this silo is {ex.Status}, not active in the cluster yet (joining, or leaving)");
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             c["cluster"] = new("down", $"cluster unreachable: {ex.GetType().Name}; start a silo with the same DATABASE_URL and ORLEANS_CLUSTER_ID");
         }
 
-        c["vector_store"] = new("ok", "embedded index (vectors kept in PostgreSQL, searched in memory)");
-        c["object_store"] = await objects.IsHealthyAsync(timeout.Token)
+        var probes = services.GetServices<IComponentProbe>().ToList();
+        c["vector_store"] = await ProbeAsync(probes, ComponentProbeNames.Qdrant, timeout.Token) ??
+            new("ok", "embedded index (vectors kept in PostgreSQL, searched in memory)");
+        c["object_store"] = await ProbeAsync(probes, ComponentProbeNames.ObjectStore, timeout.Token) ?? (await objects.IsHealthyAsync(timeout.Token)
             ? new("ok", objects.Describe)
-            : new("down", $"{objects.Describe} is not writable; check NEXUS_DATA_DIR permissions");
+            : new("down", $"{objects.Describe} is not writable; check NEXUS_DATA_DIR permissions"));
 
         var embedder = services.GetService<MiniLmEmbedder>();
         c["embeddings"] = embedder is null
@@ -82,6 +112,42 @@ public sealed class NexusHealth(
         var ready = c.Values.All(v => !v.IsDown);
         var status = !ready ? "down" : c.Values.Any(v => v.Status is "degraded" or "down") ? "degraded" : "ok";
         return new HealthReport(status, ready, c);
+    }
+
+    /// <summary>The same rules start-up applies: errors (only possible if the environment changed under a running process) make it not ready, warnings degraded.</summary>
+    private static ComponentHealth ConfigurationHealth(IConfiguration configuration)
+    {
+        var findings = ConfigurationRules.Evaluate(configuration).Where(f => f.Level != FindingLevel.Ok).ToList();
+        if (findings.Count == 0)
+        {
+            return new("ok", "every variable the guide names is well-formed", Required: false);
+        }
+
+        var text = string.Join(" | ", findings.Select(f => $"{f.Variable}: {f.Verdict}" + (f.Fix is null ? "" : $" (fix: {f.Fix})")));
+        return findings.Any(f => f.Level == FindingLevel.Error) ? new("down", text) : new("degraded", text, Required: false);
+    }
+
+    private static async Task<ComponentHealth?> ProbeAsync(List<IComponentProbe> probes, string name, CancellationToken ct)
+    {
+        if (probes.FirstOrDefault(p => p.Name == name) is not { } probe)
+        {
+            return null;
+        }
+
+        try
+        {
+            var result = await probe.ProbeAsync(ct);
+            return result.Ok ? new("ok", result.Message) : new("down", result.Message + (result.Fix is null ? "" : $"; {result.Fix}"));
+        }
+        catch (OperationCanceledException)
+        {
+            return new("down", $"{name} did not answer in time");
+        }
+    }
+
+    private sealed class SiloNotJoinedException(SiloStatus status) : Exception($"silo is {status}")
+    {
+        public SiloStatus Status { get; } = status;
     }
 
     /// <summary>Counts stored credentials by the key that made them; one no configured key can read makes it degraded.</summary>
