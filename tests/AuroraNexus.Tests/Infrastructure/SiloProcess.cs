@@ -127,7 +127,7 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>The Silo binary built next to the tests (project reference), else the one in the Silo project's output.</summary>
-    private static string SiloAssembly()
+    internal static string SiloAssembly()
     {
         var local = Path.Combine(AppContext.BaseDirectory, "AuroraNexus.Silo.dll");
         if (File.Exists(Path.Combine(AppContext.BaseDirectory, "AuroraNexus.Silo.runtimeconfig.json")))
