@@ -91,6 +91,11 @@ public sealed class SiloFailoverTests(ITestOutputHelper output) : IAsyncLifetime
         output.WriteLine($"silo start (process start -> /health ready), seconds: {string.Join(", ", startTimes.Select(t => t.Ready.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)))}");
         output.WriteLine($"cluster join (process start -> Active in the membership table), seconds: {string.Join(", ", startTimes.Select(t => t.Joined.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)))}");
 
+        using (var siloHttp = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_silos[0].HealthPort}") })
+        {
+            Assert.Contains("orleans_", await siloHttp.GetStringAsync("/metrics")); // each silo exposes its own metrics
+        }
+
         var clientEnv = env.ToDictionary(kv => kv.Key, kv => (string?)kv.Value);
         clientEnv["NEXUS_MODE"] = "client";
         var web = await TestApp.StartAsync(_connectionString, clientEnv);
