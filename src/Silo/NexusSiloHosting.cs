@@ -33,8 +33,8 @@ public static class NexusSiloHosting
                 o.ConnectionString = database.ConnectionString;
             });
 
-            // Production keeps Orleans' defaults (5 s probes, 3 missed, 2 votes: a killed silo is declared dead in
-            // about 15-20 s); tests lower them to exercise failover within their time budget.
+            // Production keeps Orleans' defaults (5 s probes, 3 missed, 2 votes: a killed silo is declared dead after
+            // roughly 3 probe periods); tests lower them to exercise failover within their time budget.
             silo.Configure<ClusterMembershipOptions>(o =>
             {
                 if (settings.MembershipProbeTimeout is { } probe)
