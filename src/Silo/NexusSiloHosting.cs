@@ -32,6 +32,21 @@ public static class NexusSiloHosting
                 o.Invariant = "Npgsql";
                 o.ConnectionString = database.ConnectionString;
             });
+
+            // Production keeps Orleans' defaults (5 s probes, 3 missed, 2 votes: a killed silo is declared dead after
+            // roughly 3 probe periods); tests lower them to exercise failover within their time budget.
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                if (settings.MembershipProbeTimeout is { } probe)
+                {
+                    o.ProbeTimeout = probe;
+                }
+
+                if (settings.MissedProbesLimit is { } missed)
+                {
+                    o.NumMissedProbesLimit = missed;
+                }
+            });
         }
 
         // Orleans' own serializer honours [Alias]: renaming a state class does not orphan its stored rows,
@@ -49,6 +64,8 @@ public static class NexusSiloHosting
             o.ConnectionString = database.ConnectionString;
         });
         silo.Services.AddNexusGrainServices();
+        silo.AddActivityPropagation();
+        silo.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
         return silo;
     }
 
@@ -67,6 +84,7 @@ public static class NexusSiloHosting
 
         // Silos that restart come back on new generations: find them within seconds, not the default minute.
         client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(10));
+        client.AddActivityPropagation();
         return client;
     }
 

@@ -1,18 +1,140 @@
 using AuroraNexus.Grains.Hosting;
+using AuroraNexus.Grains.Operations;
 using AuroraNexus.Grains.Storage;
 using AuroraNexus.Grains.Tenancy;
+using Npgsql;
 
 namespace AuroraNexus.Silo;
 
 /// <summary>
-/// Operations run from the silo or WebFront binary: <c>migrate</c> (what older releases called ops/init_db.sh) and
-/// <c>rotate-credentials-key</c>. Without DATABASE_URL they work on the single-node data directory (stop the app first).
+/// Operations run from the silo or WebFront binary: <c>migrate</c> (what older releases called ops/init_db.sh),
+/// <c>rotate-credentials-key</c>, <c>doctor</c> and <c>healthcheck</c>. Without DATABASE_URL they work on the
+/// single-node data directory (stop the app first).
 /// </summary>
 public static class OpsCommands
 {
-    public const string Usage = "Commands: run (default), migrate, rotate-credentials-key";
+    public const string Usage = "Commands: run (default), migrate, rotate-credentials-key, doctor, healthcheck";
 
     public static bool IsCommand(string? arg) => arg is "migrate" or "rotate-credentials-key";
+
+    /// <summary>Commands that must run even when the environment is broken (they diagnose it), before the settings load.</summary>
+    public static bool IsDiagnosticCommand(string? arg) => arg is "doctor" or "healthcheck";
+
+    public static Task<int> RunDiagnosticAsync(string command, IConfiguration config, string healthPath, int defaultPort, string portVariable) =>
+        command == "doctor" ? DoctorAsync(config, Console.Out, CancellationToken.None) : HealthcheckAsync(config, healthPath, defaultPort, portVariable);
+
+    /// <summary>
+    /// Every check of the troubleshooting guide, one line each with the fix. Exit code 0 = all ok, 1 = warnings,
+    /// 2 = errors. It opens the database read-only (no migration) and never prints a secret.
+    /// </summary>
+    public static async Task<int> DoctorAsync(IConfiguration config, TextWriter output, CancellationToken ct)
+    {
+        var report = await RunDoctorAsync(config, ct);
+        foreach (var r in report.Results)
+        {
+            output.WriteLine($"[{r.Status,-7}] {r.Check}: {r.Verdict}");
+            if (r.Fix is not null && r.Level != FindingLevel.Ok)
+            {
+                output.WriteLine($"          fix: {r.Fix}");
+            }
+        }
+
+        var counts = report.Results.GroupBy(r => r.Status).ToDictionary(g => g.Key, g => g.Count());
+        output.WriteLine($"doctor: {report.Status} ({counts.GetValueOrDefault("ok")} ok, {counts.GetValueOrDefault("warning")} warning(s), " +
+            $"{counts.GetValueOrDefault("error")} error(s))");
+        return report.ExitCode;
+    }
+
+    public static async Task<DoctorReport> RunDoctorAsync(IConfiguration config, CancellationToken ct)
+    {
+        var singleNode = OnSingleNodeData(config);
+        NexusSettings? settings = null;
+        string? settingsProblem = null;
+        try
+        {
+            settings = NexusSettings.Load(config, singleNode);
+        }
+        catch (NexusConfigurationException ex)
+        {
+            settingsProblem = ex.Message;
+        }
+
+        NexusDatabase? embedded = null;
+        NpgsqlDataSource? dataSource = null;
+        string? databaseProblem = null;
+        using var loggerFactory = LoggerFactory.Create(_ => { });
+        try
+        {
+            if (config["DATABASE_URL"] is { } url && !string.IsNullOrWhiteSpace(url))
+            {
+                try
+                {
+                    dataSource = NpgsqlDataSource.Create(DatabaseUrl.ToNpgsqlConnectionString(url.Trim()));
+                }
+                catch (FormatException ex)
+                {
+                    databaseProblem = $"DATABASE_URL is malformed: {ex.Message}";
+                }
+            }
+            else if (settings is not null)
+            {
+                try
+                {
+                    embedded = await NexusDatabase.OpenAsync(settings, allowEmbedded: true, migrate: false, loggerFactory.CreateLogger("doctor"), ct);
+                    dataSource = embedded.DataSource;
+                }
+                catch (NexusConfigurationException ex)
+                {
+                    databaseProblem = $"single-node private PostgreSQL: {ex.Message}";
+                }
+            }
+            else
+            {
+                databaseProblem = $"DATABASE_URL is unset and the single-node settings do not load ({settingsProblem})";
+            }
+
+            var services = new ServiceCollection();
+            services.AddNexusDoctor();
+            if (settings is not null && dataSource is not null)
+            {
+                // The same registrations as the app: a store adapter's probe registered there is found here too.
+                services.AddNexusData(settings, dataSource);
+            }
+
+            await using var provider = services.BuildServiceProvider();
+            var context = new DoctorContext(config, singleNode, settings, dataSource, databaseProblem, provider.GetServices<IComponentProbe>());
+            return await provider.GetRequiredService<NexusDoctor>().RunAsync(context, ct);
+        }
+        finally
+        {
+            if (embedded is not null)
+            {
+                await embedded.DisposeAsync();
+            }
+            else if (dataSource is not null)
+            {
+                await dataSource.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>For container healthchecks (the runtime image has no HTTP client): exit 0 when the local readiness endpoint answers 200.</summary>
+    private static async Task<int> HealthcheckAsync(IConfiguration config, string path, int defaultPort, string portVariable)
+    {
+        var port = int.TryParse(config[portVariable], out var p) ? p : defaultPort;
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(4) };
+        try
+        {
+            using var response = await http.GetAsync($"http://127.0.0.1:{port}{path}");
+            Console.WriteLine($"{path}: {(int)response.StatusCode}");
+            return response.IsSuccessStatusCode ? 0 : 1;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            Console.Error.WriteLine($"{path} on port {port}: {ex.Message}");
+            return 1;
+        }
+    }
 
     /// <summary>Ops commands on the single-node data directory generate missing secrets like the app; on a cluster database they must be set.</summary>
     public static bool OnSingleNodeData(Microsoft.Extensions.Configuration.IConfiguration config) =>
@@ -101,6 +223,13 @@ public static class OpsCommands
         return 0;
     }
 
+    /// <summary>Readiness: 200 when every required component is up, 503 otherwise (schema behind, not joined, draining, a store down).</summary>
+    public static async Task<IResult> ReadinessAsync(NexusHealth health, CancellationToken ct)
+    {
+        var report = await health.CheckAsync(ct);
+        return Results.Json(report, statusCode: report.Ready ? 200 : 503);
+    }
+
     /// <summary>NEXUS_BIND_ADDRESS (0.0.0.0 in containers); loopback by default so that nothing is exposed by accident.</summary>
     public static string BindAddress() =>
         Environment.GetEnvironmentVariable("NEXUS_BIND_ADDRESS") is { Length: > 0 } a ? a.Trim() : "127.0.0.1";
@@ -118,11 +247,8 @@ public static class OpsCommands
         }
 
         group.MapGet("/health/live", () => Results.Ok(new { status = "ok" })).AllowAnonymous();
-        group.MapGet("/health", async (NexusHealth health, CancellationToken ct) =>
-        {
-            var report = await health.CheckAsync(ct);
-            return Results.Json(report, statusCode: report.Ready ? 200 : 503);
-        }).AllowAnonymous();
+        group.MapGet("/health", ReadinessAsync).AllowAnonymous();
+        group.MapGet("/health/ready", ReadinessAsync).AllowAnonymous();
         group.MapInternalGateway();
     }
 }

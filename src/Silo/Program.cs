@@ -6,6 +6,11 @@ using AuroraNexus.Silo;
 var builder = WebApplication.CreateBuilder(args);
 builder.Logging.AddNexusLogDefaults(builder.Configuration);
 var command = args.FirstOrDefault(a => !a.StartsWith('-'));
+if (OpsCommands.IsDiagnosticCommand(command))
+{
+    return await OpsCommands.RunDiagnosticAsync(command!, builder.Configuration, "/health/ready", 17500, "HOST_GATEWAY_PORT");
+}
+
 var isOps = command is not null && command != "run";
 NexusSettings settings;
 try
@@ -43,11 +48,13 @@ await using (database)
 {
     builder.Services.AddNexusData(settings, database.DataSource);
     builder.Services.AddSingleton<NexusHealth>();
+    builder.Services.AddNexusTelemetry(builder.Configuration, "aurora-nexus-silo");
     builder.UseOrleans(silo => silo.AddNexusSilo(settings, database, singleNode: false));
     builder.WebHost.UseUrls($"http://{OpsCommands.BindAddress()}:{settings.GatewayPort}");
 
     var app = builder.Build();
     app.MapNexusGatewaySurface();
+    app.MapNexusMetrics();
     await app.RunAsync();
 }
 

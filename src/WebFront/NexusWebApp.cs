@@ -39,24 +39,21 @@ public sealed class NexusWebApp : IAsyncDisposable
         builder.AddNexusWeb(startup);
         var app = builder.Build();
         app.UseNexusProblemDetails();
-        if (startup.SingleNode)
+        // The gateway port serves what a silo serves there (health, metrics, internal chat), not the public API.
+        var gatewayPort = startup.Settings.GatewayPort;
+        app.Use(async (context, next) =>
         {
-            // The co-hosted silo's gateway port serves what a silo serves there, not the public API.
-            var gatewayPort = startup.Settings.GatewayPort;
-            app.Use(async (context, next) =>
+            var path = context.Request.Path;
+            if (context.Connection.LocalPort == gatewayPort &&
+                !(path.StartsWithSegments("/health") || path.StartsWithSegments("/internal") || path.StartsWithSegments("/metrics")))
             {
-                var path = context.Request.Path;
-                if (context.Connection.LocalPort == gatewayPort &&
-                    !(path.StartsWithSegments("/health") || path.StartsWithSegments("/internal")))
-                {
-                    await Problems.Write(context, StatusCodes.Status404NotFound, "not_found",
-                        $"Port {gatewayPort} (HOST_GATEWAY_PORT) serves /health and /internal/v1/chat/completions only; the API is on HOST_API_PORT.");
-                    return;
-                }
+                await Problems.Write(context, StatusCodes.Status404NotFound, "not_found",
+                    $"Port {gatewayPort} (HOST_GATEWAY_PORT) serves /health, /metrics and /internal/v1/chat/completions only; the API is on HOST_API_PORT.");
+                return;
+            }
 
-                await next(context);
-            });
-        }
+            await next(context);
+        });
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapAuthApi();
@@ -68,10 +65,9 @@ public sealed class NexusWebApp : IAsyncDisposable
         app.MapAdminTenancyApi();
         app.MapAdminLlmApi();
         app.MapAdminConversationApi();
-        if (startup.SingleNode)
-        {
-            app.MapNexusGatewaySurface(startup.Settings.GatewayPort);
-        }
+        app.MapAdminDoctorApi();
+        app.MapNexusGatewaySurface(startup.Settings.GatewayPort);
+        app.MapNexusMetrics(startup.Settings.GatewayPort);
         return new NexusWebApp(app, startup.Database);
     }
 

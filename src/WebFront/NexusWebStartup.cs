@@ -1,5 +1,6 @@
 using System.Text;
 using AuroraNexus.Grains.Hosting;
+using AuroraNexus.Grains.Operations;
 using AuroraNexus.Silo;
 using AuroraNexus.WebFront.Api;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
@@ -49,6 +50,10 @@ public static class NexusWebHosting
         var settings = startup.Settings;
         builder.Services.AddNexusData(settings, startup.Database.DataSource);
         builder.Services.AddSingleton<NexusHealth>();
+        builder.Services.AddSingleton(new NexusRuntimeMode(startup.SingleNode));
+        builder.Services.AddNexusDoctor();
+        builder.Services.AddNexusTelemetry(builder.Configuration, "aurora-nexus-webfront");
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
         builder.Services.AddSingleton(new TokenService(settings.JwtSecret));
         builder.Services.AddSingleton(new LoginThrottle(TimeProvider.System));
         if (startup.SingleNode)
@@ -129,10 +134,9 @@ public static class NexusWebHosting
             .AddPolicy("admin", p => p.RequireAuthenticatedUser().RequireClaim("tid").RequireRole("admin"));
         if (string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["urls"]))
         {
-            // Single node: this process is also the silo, so it serves the silo's gateway port (health, internal chat).
-            builder.WebHost.UseUrls(startup.SingleNode
-                ? [$"http://{OpsCommands.BindAddress()}:{settings.ApiPort}", $"http://{OpsCommands.BindAddress()}:{settings.GatewayPort}"]
-                : [$"http://{OpsCommands.BindAddress()}:{settings.ApiPort}"]);
+            // The gateway port serves what a silo serves there (health, metrics, internal chat): in single node this
+            // process is the silo; as a client it keeps /metrics off the public API port.
+            builder.WebHost.UseUrls($"http://{OpsCommands.BindAddress()}:{settings.ApiPort}", $"http://{OpsCommands.BindAddress()}:{settings.GatewayPort}");
         }
 
         return builder;

@@ -9,6 +9,11 @@ var command = args.FirstOrDefault(a => !a.StartsWith('-'));
 if (command is not null)
 {
     var config = WebApplication.CreateBuilder(args).Configuration;
+    if (OpsCommands.IsDiagnosticCommand(command))
+    {
+        return await OpsCommands.RunDiagnosticAsync(command, config, "/api/health/ready", 18500, "HOST_API_PORT");
+    }
+
     using var loggerFactory = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true));
     try
     {

@@ -1,8 +1,12 @@
 using AuroraNexus.Grains.Ingestion;
 using AuroraNexus.Grains.Retrieval;
+using AuroraNexus.Grains.Operations;
 using AuroraNexus.Grains.Storage;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
+using Orleans.Runtime;
 
 namespace AuroraNexus.Grains.Hosting;
 
@@ -11,6 +15,9 @@ public sealed record ComponentHealth(string Status, string Detail, bool Required
     [System.Text.Json.Serialization.JsonIgnore]
     public bool IsDown => Required && Status == "down";
 }
+
+/// <summary>Whether this process co-hosts the silo and may generate secrets (single node) or is a cluster member/client.</summary>
+public sealed record NexusRuntimeMode(bool SingleNode);
 
 /// <summary><see cref="Status"/>: <c>ok</c>, <c>degraded</c> (ready, but something needs an admin) or <c>down</c>.</summary>
 public sealed record HealthReport(string Status, bool Ready, IReadOnlyDictionary<string, ComponentHealth> Components);
@@ -24,6 +31,17 @@ public sealed class NexusHealth(
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(5));
         var c = new Dictionary<string, ComponentHealth>();
+        if (services.GetService<IHostApplicationLifetime>() is { ApplicationStopping.IsCancellationRequested: true })
+        {
+            // SIGTERM: answer 503 so that load balancers stop sending work while in-flight requests finish.
+            c["lifecycle"] = new("down", "draining: the process received a stop signal and finishes its in-flight work");
+        }
+
+        if (services.GetService<IConfiguration>() is { } configuration)
+        {
+            c["configuration"] = ConfigurationHealth(configuration);
+        }
+
         var postgresUp = false;
         try
         {
@@ -51,10 +69,20 @@ public sealed class NexusHealth(
 
         try
         {
+            if (services.GetService<ILocalSiloDetails>() is { } local && services.GetService<IClusterMembershipService>() is { } membership &&
+                membership.CurrentSnapshot.GetSiloStatus(local.SiloAddress) is var own && own != SiloStatus.Active)
+            {
+                throw new SiloNotJoinedException(own);
+            }
+
             var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true).WaitAsync(timeout.Token);
             c["cluster"] = hosts.Count > 0
                 ? new("ok", $"{hosts.Count} active silo(s)")
                 : new("down", "no active silo: start at least one silo (dotnet run --project src/Silo)");
+        }
+        catch (SiloNotJoinedException ex)
+        {
+            c["cluster"] = new("down", $"this silo is {ex.Status}, not active in the cluster yet (joining, or leaving)");
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -96,6 +124,24 @@ public sealed class NexusHealth(
         {
             return ComponentProbe.Error("did not answer within the health check's 5 seconds; check that it runs and is reachable");
         }
+    }
+
+    /// <summary>The same rules start-up applies: errors (only possible if the environment changed under a running process) make it not ready, warnings degraded.</summary>
+    private static ComponentHealth ConfigurationHealth(IConfiguration configuration)
+    {
+        var findings = ConfigurationRules.Evaluate(configuration).Where(f => f.Level != FindingLevel.Ok).ToList();
+        if (findings.Count == 0)
+        {
+            return new("ok", "every variable the guide names is well-formed", Required: false);
+        }
+
+        var text = string.Join(" | ", findings.Select(f => $"{f.Variable}: {f.Verdict}" + (f.Fix is null ? "" : $" (fix: {f.Fix})")));
+        return findings.Any(f => f.Level == FindingLevel.Error) ? new("down", text) : new("degraded", text, Required: false);
+    }
+
+    private sealed class SiloNotJoinedException(SiloStatus status) : Exception($"silo is {status}")
+    {
+        public SiloStatus Status { get; } = status;
     }
 
     /// <summary>Counts stored credentials by the key that made them; one no configured key can read makes it degraded.</summary>

@@ -1,5 +1,6 @@
 using AuroraNexus.Grains.Conversation;
 using AuroraNexus.Grains.Ingestion;
+using AuroraNexus.Grains.Operations;
 using AuroraNexus.Grains.Llm;
 using AuroraNexus.Grains.Retrieval;
 using AuroraNexus.Grains.Storage;
@@ -38,6 +39,7 @@ public static class NexusServices
         {
             services.AddSingleton(sp => new S3ObjectStore(s3, sp.GetRequiredService<ILogger<S3ObjectStore>>()));
             services.AddSingleton<IObjectStore>(sp => sp.GetRequiredService<S3ObjectStore>());
+            services.AddSingleton<IComponentProbe, ObjectStoreComponentProbe>();
         }
         else
         {
@@ -49,6 +51,7 @@ public static class NexusServices
             services.AddSingleton(sp => new QdrantVectorStore(
                 new QdrantOptions(qdrant, MiniLmEmbedder.Model, MiniLmEmbedder.VectorDimensions), sp.GetRequiredService<ILogger<QdrantVectorStore>>()));
             services.AddSingleton<IVectorStore>(sp => sp.GetRequiredService<QdrantVectorStore>());
+            services.AddSingleton<IComponentProbe, VectorStoreComponentProbe>();
         }
         else
         {

@@ -61,12 +61,26 @@ public sealed class NexusSettings
     /// <summary>QDRANT_URL (gRPC): vectors go to Qdrant; null = the embedded index.</summary>
     public Uri? QdrantUrl { get; init; }
 
+    /// <summary>QDRANT_URL, S3_ENDPOINT, buckets and MinIO credentials (unset = the single-node stores).</summary>
+    public StoreSettings Stores { get; init; } = new(null, null, StoreSettings.DefaultUploadsBucket, StoreSettings.DefaultArtifactsBucket, null, null);
+
+    /// <summary>NEXUS_SHUTDOWN_SECONDS: how long SIGTERM waits for in-flight requests and grain deactivation (default 30).</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>ORLEANS_PROBE_TIMEOUT_SECONDS: unset = Orleans' default (5 s per probe).</summary>
+    public TimeSpan? MembershipProbeTimeout { get; init; }
+
+    /// <summary>ORLEANS_MISSED_PROBES_LIMIT: missed probes before a silo is suspected; unset = Orleans' default (3).</summary>
+    public int? MissedProbesLimit { get; init; }
+
     public string ObjectsDirectory => Path.Combine(DataDirectory, "objects");
     public string PostgresDirectory => Path.Combine(DataDirectory, "pg");
 
     /// <param name="singleNode">true: unset secrets are generated in the data directory; false: they must be set.</param>
     public static NexusSettings Load(IConfiguration config, bool singleNode = true)
     {
+        // The guide's configuration errors (MinIO lengths with S3_ENDPOINT set, malformed store URLs) stop start-up here.
+        ConfigurationRules.ThrowOnErrors(config);
         var dataDir = Path.GetFullPath(Value(config, "NEXUS_DATA_DIR") ?? ".nexus");
         Directory.CreateDirectory(dataDir);
         var generated = new List<string>();
@@ -107,6 +121,15 @@ public sealed class NexusSettings
             AllowPrivateLlmUrls = Bool(config, EndpointGuard.AllowVariable),
             S3 = AuroraNexus.Grains.Storage.S3StoreOptions.FromConfiguration(config),
             QdrantUrl = AuroraNexus.Grains.Retrieval.QdrantOptions.UrlFromConfiguration(config),
+
+            Stores = StoreSettings.From(config),
+            ShutdownTimeout = TimeSpan.FromSeconds(Long(config, "NEXUS_SHUTDOWN_SECONDS", 30)),
+            MembershipProbeTimeout = Value(config, "ORLEANS_PROBE_TIMEOUT_SECONDS") is null
+                ? null
+                : TimeSpan.FromSeconds(Long(config, "ORLEANS_PROBE_TIMEOUT_SECONDS", 5)),
+            MissedProbesLimit = Value(config, "ORLEANS_MISSED_PROBES_LIMIT") is null
+                ? null
+                : (int)Math.Min(Long(config, "ORLEANS_MISSED_PROBES_LIMIT", 3), 100),
         };
     }
 
@@ -158,7 +181,7 @@ public sealed class NexusSettings
 
         return long.TryParse(v, out var n) && n > 0
             ? n
-            : throw new NexusConfigurationException(name, $"'{v}' is not a positive number of bytes; default is {fallback}");
+            : throw new NexusConfigurationException(name, $"'{v}' is not a positive whole number; default is {fallback}");
     }
 
     /// <summary>Says where each generated secret is kept (never the value), so that ops can back it up.</summary>
@@ -253,6 +276,38 @@ public sealed class NexusSettings
 
         var error = check(trimmed);
         return error is null ? trimmed : throw new NexusConfigurationException(name, $"{error}; {howTo}");
+    }
+
+    /// <summary>
+    /// The verdict on one secret without generating anything (what <c>doctor</c> prints): null when it is usable, else
+    /// the problem and how to fix it. <paramref name="raw"/> null = unset.
+    /// </summary>
+    public static string? SecretProblem(string name, string? raw, bool singleNode)
+    {
+        var (howTo, check) = name switch
+        {
+            "JWT_SECRET" => (JwtHowTo, (Func<string, string?>)(v => v.Length < 32 ? $"must be at least 32 characters (it has {v.Length})" : null)),
+            "GATEWAY_INTERNAL_SECRET" => (GatewayHowTo, v => v.Length < 32 ? $"must be at least 32 characters (it has {v.Length})" : null),
+            "LLM_CREDENTIALS_ENC_KEY" => (FernetHowTo, KeyRingProblem),
+            _ => throw new ArgumentOutOfRangeException(nameof(name), name, "not a secret of this product"),
+        };
+        if (raw is null)
+        {
+            return singleNode ? null : $"is not set; in cluster mode every silo and WebFront must share the same value: {howTo}";
+        }
+
+        var trimmed = raw.Trim();
+        if (trimmed.Length == 0)
+        {
+            return $"is set but empty; {howTo}";
+        }
+
+        if (IsPlaceholder(trimmed))
+        {
+            return $"holds the placeholder '{trimmed}', not a secret; {howTo}";
+        }
+
+        return check(trimmed) is { } error ? $"{error}; {howTo}" : null;
     }
 
     public static string SecretPath(string dataDir, string name) => Path.Combine(dataDir, "secrets", name.ToLowerInvariant());

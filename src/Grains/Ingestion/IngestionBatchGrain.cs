@@ -122,6 +122,7 @@ public sealed partial class IngestionBatchGrain(
             {
                 var outcome = await done;
                 doc.Status = outcome.Status;
+                AuroraNexus.Grains.Operations.NexusMetrics.DocumentIngested(s.TenantId, outcome.Status);
                 doc.Chunks = outcome.ChunkCount;
                 doc.ErrorCode = outcome.ErrorCode;
             }
@@ -142,6 +143,7 @@ public sealed partial class IngestionBatchGrain(
                 else
                 {
                     doc.Status = DocumentStatuses.Failed;
+                    AuroraNexus.Grains.Operations.NexusMetrics.DocumentIngested(s.TenantId, DocumentStatuses.Failed);
                     doc.ErrorCode = "processing_failed";
                     // A failed document is never searchable: drop whatever a partial attempt wrote.
                     await repository.DeleteChunksAsync(s.TenantId, doc.Document.DocumentId, CancellationToken.None);

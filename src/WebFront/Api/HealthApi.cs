@@ -12,5 +12,10 @@ public static class HealthApi
             var report = await health.CheckAsync(ct);
             return TypedResults.Json(report, statusCode: report.Ready ? 200 : 503);
         }).AllowAnonymous();
+        app.MapGet("/api/health/ready", static async (NexusHealth health, CancellationToken ct) =>
+        {
+            var report = await health.CheckAsync(ct);
+            return TypedResults.Json(report, statusCode: report.Ready ? 200 : 503);
+        }).AllowAnonymous();
     }
 }

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Text.Json;
 using AuroraNexus.Grains.Conversation;
 using AuroraNexus.Grains.Llm;
+using AuroraNexus.Grains.Operations;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AuroraNexus.WebFront.Api;
@@ -90,9 +91,11 @@ public static partial class QueryApi
             {
                 // An expected outcome with a stable code, not a crash: one warning line, no stack trace.
                 LogLlmFailure(logs.CreateLogger("AuroraNexus.Query"), caller.TenantId, ex.ErrorCode, ex.Message);
+                NexusMetrics.QueryAnswered(caller.TenantId, "error");
                 return Problems.FromLlm(http, ex);
             }
 
+            NexusMetrics.QueryAnswered(caller.TenantId, result.Mode);
             return TypedResults.Ok(ToResponse(result));
         }).RequireAuthorization();
 
@@ -141,10 +144,12 @@ public static partial class QueryApi
                     await Send("citations", ToResponse(e.Result!).Citations);
                     break;
                 case QueryEventKinds.Done:
+                    NexusMetrics.QueryAnswered(tenant, e.Result!.Mode);
                     await Send("done", ToResponse(e.Result!));
                     break;
                 case QueryEventKinds.Error:
                     LogLlmFailure(logger, tenant, e.ErrorCode ?? "error", e.Text ?? "");
+                    NexusMetrics.QueryAnswered(tenant, "error");
                     await Send("error", new { code = e.ErrorCode, message = e.Text, query_id = request.QueryId });
                     break;
             }

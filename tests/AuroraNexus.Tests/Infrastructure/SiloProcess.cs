@@ -34,6 +34,19 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>When the process was started (UTC), for start-up and join timings.</summary>
+    public DateTime StartedAt { get; private init; }
+
+    /// <summary>SIGKILL: the silo dies without leaving the cluster, as on a crash or an OOM kill.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+    }
+
     public static SiloProcess Start(IReadOnlyDictionary<string, string> environment, int siloPort, int gatewayPort, int healthPort)
     {
         var start = new ProcessStartInfo("dotnet")
@@ -55,7 +68,7 @@ public sealed class SiloProcess : IAsyncDisposable
         start.Environment["Logging__LogLevel__Default"] = "Warning";
         start.Environment["Logging__LogLevel__AuroraNexus"] = "Information";
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        var silo = new SiloProcess(process, siloPort, healthPort);
+        var silo = new SiloProcess(process, siloPort, healthPort) { StartedAt = DateTime.UtcNow };
         process.OutputDataReceived += (_, e) => silo.Append(e.Data);
         process.ErrorDataReceived += (_, e) => silo.Append(e.Data);
         process.Start();
@@ -114,7 +127,7 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>The Silo binary built next to the tests (project reference), else the one in the Silo project's output.</summary>
-    private static string SiloAssembly()
+    internal static string SiloAssembly()
     {
         var local = Path.Combine(AppContext.BaseDirectory, "AuroraNexus.Silo.dll");
         if (File.Exists(Path.Combine(AppContext.BaseDirectory, "AuroraNexus.Silo.runtimeconfig.json")))

@@ -1,0 +1,36 @@
+using AuroraNexus.Grains.Hosting;
+using AuroraNexus.Grains.Operations;
+using AuroraNexus.Grains.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+
+namespace AuroraNexus.WebFront.Api;
+
+public sealed record DoctorLine(string Check, string Status, string Verdict, string? Fix);
+
+public sealed record DoctorBody(string Status, int ExitCode, IReadOnlyList<DoctorLine> Checks);
+
+/// <summary>
+/// <c>GET /api/admin/doctor</c>: the same checks as the <c>doctor</c> command, on this process's environment and
+/// database. It looks across tenants (credential keys, rejected credentials), so only the platform's operator (an
+/// admin of the default tenant) may run it.
+/// </summary>
+public static class AdminDoctorApi
+{
+    public static void MapAdminDoctorApi(this WebApplication app)
+    {
+        app.MapGet("/api/admin/doctor", static async Task<Results<Ok<DoctorBody>, ProblemHttpResult>> (
+            HttpContext http, NexusDoctor doctor, IConfiguration config, NexusSettings settings, NexusRuntimeMode mode,
+            NpgsqlDataSource db, IEnumerable<IComponentProbe> probes, CancellationToken ct) =>
+        {
+            if (Caller.From(http.User) is not { Role: "admin", TenantId: UserRepository.DefaultTenant })
+            {
+                return Problems.Create(403, "forbidden", "The doctor reports on the whole platform: it needs an admin of the default tenant (the platform's operator).");
+            }
+
+            var report = await doctor.RunAsync(new DoctorContext(config, mode.SingleNode, settings, db, null, probes), ct);
+            return TypedResults.Ok(new DoctorBody(report.Status, report.ExitCode,
+                [.. report.Results.Select(r => new DoctorLine(r.Check, r.Status, r.Verdict, r.Fix))]));
+        }).RequireAuthorization("admin");
+    }
+}

@@ -1,0 +1,199 @@
+using AuroraNexus.Grains.Hosting;
+using AuroraNexus.Grains.Operations;
+using AuroraNexus.Grains.Storage;
+using AuroraNexus.Grains.Tenancy;
+using AuroraNexus.Silo;
+using AuroraNexus.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace AuroraNexus.Tests.Operations;
+
+/// <summary>The doctor against a real PostgreSQL: each entry of the troubleshooting guide it covers, and its exit codes.</summary>
+[Collection("postgres")]
+public sealed class DoctorTests(PostgresFixture postgres) : IDisposable
+{
+    private static readonly CancellationToken Ct = CancellationToken.None;
+    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "nexus-doctor-" + Guid.NewGuid().ToString("N"));
+    private readonly FernetKey _key = FernetKey.Generate();
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dataDir))
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+    }
+
+    private IConfiguration Cluster(string connectionString, params (string Key, string? Value)[] extra)
+    {
+        var values = new Dictionary<string, string?>
+        {
+            ["DATABASE_URL"] = connectionString,
+            ["NEXUS_DATA_DIR"] = _dataDir,
+            ["JWT_SECRET"] = new string('j', 40),
+            ["GATEWAY_INTERNAL_SECRET"] = new string('g', 40),
+            ["LLM_CREDENTIALS_ENC_KEY"] = _key.Encode(),
+            ["PUBLIC_DOMAIN"] = "rag.example.org",
+        };
+        foreach (var (k, v) in extra)
+        {
+            values[k] = v;
+        }
+
+        return new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+    }
+
+    private async Task<string> MigratedDatabaseAsync(string name)
+    {
+        var cs = await postgres.CreateDatabaseAsync(name);
+        await using var ds = NpgsqlDataSource.Create(cs);
+        await MigrationRunner.ApplyAsync(ds, Ct);
+        return cs;
+    }
+
+    private static DoctorResult Line(DoctorReport report, string check) => Assert.Single(report.Results, r => r.Check == check);
+
+    [Fact]
+    public async Task A_healthy_cluster_database_exits_0_and_a_seeded_admin_password_makes_it_1()
+    {
+        var cs = await MigratedDatabaseAsync("doctor_ok");
+        var config = Cluster(cs);
+
+        var output = new StringWriter();
+        var exit = await OpsCommands.DoctorAsync(config, output, Ct);
+
+        Assert.True(exit == 0, output.ToString());
+        Assert.Contains("[ok     ] postgres: PostgreSQL reachable", output.ToString());
+        Assert.Contains("qdrant: not configured: single-node embedded store in use", output.ToString());
+        Assert.Contains("buckets: not configured: single-node embedded store in use", output.ToString());
+        Assert.Contains("doctor: ok (", output.ToString());
+
+        await using (var ds = NpgsqlDataSource.Create(cs))
+        {
+            var users = new UserRepository(ds);
+            await users.EnsureTenantAsync(UserRepository.DefaultTenant, "Default", Ct);
+            await users.CreateIfMissingAsync(UserRepository.DefaultTenant, "admin@doctor.test", "seeded-password-1", "admin", seededDefault: true, Ct);
+        }
+
+        var report = await OpsCommands.RunDoctorAsync(config, Ct);
+        Assert.Equal(1, report.ExitCode);
+        var admin = Line(report, "admin_password");
+        Assert.Equal(FindingLevel.Warning, admin.Level);
+        Assert.Contains("ADMIN_DEFAULT_PASSWORD", admin.Verdict);
+        Assert.Contains("POST /api/auth/password", admin.Fix);
+    }
+
+    [Fact]
+    public async Task A_wrong_database_password_is_named_as_a_password_mismatch()
+    {
+        var cs = new NpgsqlConnectionStringBuilder(await MigratedDatabaseAsync("doctor_pw")) { Password = "not-the-real-password" }.ConnectionString;
+
+        var report = await OpsCommands.RunDoctorAsync(Cluster(cs), Ct);
+
+        Assert.Equal(2, report.ExitCode);
+        var line = Line(report, "postgres");
+        Assert.Equal(FindingLevel.Error, line.Level);
+        Assert.Contains("password authentication failed", line.Verdict);
+        Assert.Contains("differs from the role's real password", line.Verdict);
+        Assert.Contains("ALTER ROLE", line.Fix);
+        Assert.DoesNotContain("not-the-real-password", string.Join('\n', report.Results.Select(r => r.Verdict + r.Fix)));
+    }
+
+    [Fact]
+    public async Task A_schema_behind_names_the_missing_migrations_and_the_command_to_run()
+    {
+        var cs = await postgres.CreateDatabaseAsync("doctor_schema");
+
+        var report = await OpsCommands.RunDoctorAsync(Cluster(cs), Ct);
+
+        Assert.Equal(2, report.ExitCode);
+        Assert.Equal(FindingLevel.Ok, Line(report, "postgres").Level);
+        var schema = Line(report, "schema");
+        Assert.Equal(FindingLevel.Error, schema.Level);
+        Assert.Contains(MigrationRunner.Known[^1].ToString(), schema.Verdict);
+        Assert.Contains("migrate", schema.Fix);
+        Assert.Contains("unknown", Line(report, "credentials_key_decrypts").Verdict);
+    }
+
+    [Fact]
+    public async Task Stored_credentials_are_tried_with_the_configured_key_and_counted_by_fingerprint()
+    {
+        var cs = await MigratedDatabaseAsync("doctor_keys");
+        var lost = FernetKey.Generate();
+        await using (var ds = NpgsqlDataSource.Create(cs))
+        {
+            await new UserRepository(ds).EnsureTenantAsync("acme", "Acme", Ct);
+            var catalog = new LlmCatalogRepository(ds);
+            var provider = (await catalog.ListProvidersAsync("acme", Ct)).Single();
+            var (token, fingerprint, hint) = new CredentialVault(FernetKeyRing.Parse(lost.Encode()), catalog).Seal("sk-or-v1-" + new string('a', 64));
+            var row = await catalog.CreateCredentialAsync("acme", provider.Id, "main", token, fingerprint, hint, Ct);
+            await catalog.RecordTestAsync("acme", row!.Id, "provider_auth_failed", "OpenRouter rejected the key", Ct);
+        }
+
+        var report = await OpsCommands.RunDoctorAsync(Cluster(cs), Ct);
+        var key = Line(report, "credentials_key_decrypts");
+        Assert.Equal(FindingLevel.Error, key.Level);
+        Assert.Contains($"1 made with key {lost.Fingerprint}", key.Verdict);
+        Assert.Contains(_key.Fingerprint, key.Verdict);
+        Assert.Contains("rotate-credentials-key", key.Fix);
+        var rejected = Line(report, "credentials_rejected");
+        Assert.Equal(FindingLevel.Error, rejected.Level);
+        Assert.Contains("tenant acme / openrouter / 'main' (provider_auth_failed)", rejected.Verdict);
+        Assert.Contains("PUT /api/admin/providers/credentials/{id}", rejected.Fix);
+
+        // The old key put back after the new one: everything decrypts, but a rotation is still due.
+        var rotated = await OpsCommands.RunDoctorAsync(Cluster(cs, ("LLM_CREDENTIALS_ENC_KEY", $"{_key.Encode()},{lost.Encode()}")), Ct);
+        Assert.Equal(FindingLevel.Warning, Line(rotated, "credentials_key_decrypts").Level);
+        Assert.Contains("older key", Line(rotated, "credentials_key_decrypts").Verdict);
+    }
+
+    [Fact]
+    public async Task Broken_secrets_and_minio_values_are_each_reported_and_the_database_is_still_checked()
+    {
+        var cs = await MigratedDatabaseAsync("doctor_env");
+        var config = Cluster(cs, ("GATEWAY_INTERNAL_SECRET", "change-me"), ("LLM_CREDENTIALS_ENC_KEY", "not-a-fernet-key"), ("JWT_SECRET", null),
+            ("S3_ENDPOINT", "http://minio:9000"), ("MINIO_ROOT_USER", "nexus"), ("MINIO_ROOT_PASSWORD", "12345"), ("PUBLIC_DOMAIN", null));
+
+        var report = await OpsCommands.RunDoctorAsync(config, Ct);
+
+        Assert.Equal(2, report.ExitCode);
+        Assert.Contains("placeholder", Line(report, "gateway_secret").Verdict);
+        Assert.Equal(FindingLevel.Error, Line(report, "credentials_key_format").Level);
+        Assert.Contains("not set", Line(report, "jwt_secret").Verdict);
+        var minio = Assert.Single(report.Results, r => r.Check == "minio_credentials" && r.Verdict.Contains("MINIO_ROOT_PASSWORD"));
+        Assert.Equal(FindingLevel.Error, minio.Level);
+        Assert.Equal(FindingLevel.Warning, Line(report, "public_domain").Level);
+        Assert.Equal(FindingLevel.Ok, Line(report, "postgres").Level);
+        Assert.Equal(FindingLevel.Ok, Line(report, "schema").Level);
+    }
+
+    [Fact]
+    public async Task A_store_adapter_plugs_in_by_registering_a_component_probe()
+    {
+        var config = Cluster("Host=unused", ("QDRANT_URL", "http://qdrant:6334"), ("S3_ENDPOINT", "http://minio:9000"));
+        var services = new ServiceCollection().AddNexusDoctor();
+        services.AddSingleton<IComponentProbe>(new FixedProbe(ComponentProbeNames.Qdrant,
+            new ProbeResult(false, "Qdrant answers but collection nexus_minilm is missing", "restart a silo: it creates the collection")));
+        await using var provider = services.BuildServiceProvider();
+        var probes = provider.GetServices<IComponentProbe>();
+
+        var report = await provider.GetRequiredService<NexusDoctor>().RunAsync(new DoctorContext(config, false, null, null, "not opened", probes), Ct);
+
+        var qdrant = Line(report, "qdrant");
+        Assert.Equal(FindingLevel.Error, qdrant.Level);
+        Assert.Equal("Qdrant answers but collection nexus_minilm is missing", qdrant.Verdict);
+        Assert.Equal("restart a silo: it creates the collection", qdrant.Fix);
+        var buckets = Line(report, "buckets");
+        Assert.Equal(FindingLevel.Warning, buckets.Level);
+        Assert.Contains("no object_store adapter", buckets.Verdict);
+    }
+
+    private sealed class FixedProbe(string name, ProbeResult result) : IComponentProbe
+    {
+        public string Name => name;
+
+        public Task<ProbeResult> ProbeAsync(CancellationToken ct) => Task.FromResult(result);
+    }
+}
