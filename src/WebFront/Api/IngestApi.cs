@@ -62,19 +62,27 @@ public static class IngestApi
         }
 
         var callerApp = form["caller_app"].ToString().Trim();
+        return await IngestFilesAsync(caller, callerApp, form.Files.GetFiles("files"), repo, objects, grains,
+            http.RequestServices.GetRequiredService<UserRepository>(), ct);
+    }
+
+    /// <summary>Stores the files, records one batch of them and starts it: the upload path of the API and the backoffice.</summary>
+    public static async Task<Results<Accepted<IngestAccepted>, ProblemHttpResult>> IngestFilesAsync(
+        Caller caller, string callerApp, IReadOnlyList<IFormFile> files, IngestionRepository repo, IObjectStore objects,
+        IGrainFactory grains, UserRepository users, CancellationToken ct)
+    {
         if (Caller.ValidateCallerApp(callerApp) is { } appError)
         {
             return Problems.Create(400, "caller_app_required", appError);
         }
 
-        var files = form.Files.GetFiles("files");
         if (files.Count == 0)
         {
             return Problems.Create(400, "no_files", "Attach at least one file in the multipart field `files`.");
         }
 
         // A caller app is registered the first time it sends documents; admins see and manage it under caller-apps.
-        await http.RequestServices.GetRequiredService<UserRepository>().RegisterCallerAppAsync(caller.TenantId, callerApp, ct);
+        await users.RegisterCallerAppAsync(caller.TenantId, callerApp, ct);
 
         var batchId = Guid.NewGuid();
         var documents = new List<NewDocument>(files.Count);
@@ -156,7 +164,7 @@ public static class IngestApi
         return string.IsNullOrWhiteSpace(name) ? "unnamed" : name;
     }
 
-    private static BatchBody ToBody(BatchRow b)
+    public static BatchBody ToBody(BatchRow b)
     {
         var indexed = b.Documents.Count(d => d.Status == DocumentStatuses.Indexed);
         var duplicate = b.Documents.Count(d => d.Status == DocumentStatuses.Duplicate);
