@@ -133,7 +133,7 @@ public sealed partial class BrowserFixture : IAsyncLifetime
         await _postgres.DisposeAsync();
     }
 
-    [GeneratedRegex("name=\"__RequestVerificationToken\" type=\"hidden\" value=\"(?<v>[^\"]+)\"")]
+    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"(?<v>[^\"]+)\"")]
     private static partial Regex AntiforgeryField();
 }
 
