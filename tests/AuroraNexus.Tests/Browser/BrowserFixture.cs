@@ -1,7 +1,5 @@
-using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using AuroraNexus.Tests.Infrastructure;
 using Microsoft.Playwright;
 
@@ -11,7 +9,7 @@ namespace AuroraNexus.Tests.Browser;
 /// One single-node app (real PostgreSQL, co-hosted silo) with a donation document indexed and a member user, and one
 /// headless Debian Chromium driven by Playwright, shared by the backoffice tests.
 /// </summary>
-public sealed partial class BrowserFixture : IAsyncLifetime
+public sealed class BrowserFixture : IAsyncLifetime
 {
     public const string ChromiumPath = "/usr/bin/chromium";
     public const string MemberEmail = "member@tests.local";
@@ -76,27 +74,8 @@ public sealed partial class BrowserFixture : IAsyncLifetime
     public static Task ScreenshotAsync(IPage page, string name) =>
         page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, name + ".png"), FullPage = true });
 
-    /// <summary>
-    /// An HTTP client signed in to the backoffice (cookie) the way the browser is: the login form with its antiforgery
-    /// token. Used to read the dashboard's data endpoints directly.
-    /// </summary>
-    public async Task<HttpClient> CookieClientAsync(string email = TestApp.AdminEmail, string password = TestApp.AdminPassword)
-    {
-        var handler = new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false };
-        var client = new HttpClient(handler) { BaseAddress = App.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
-        var form = await client.GetStringAsync("/login");
-        var token = AntiforgeryField().Match(form);
-        Assert.True(token.Success, "the login form carries an antiforgery token");
-        var response = await client.PostAsync("/ui/login", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["__RequestVerificationToken"] = WebUtility.HtmlDecode(token.Groups["v"].Value),
-            ["email"] = email,
-            ["password"] = password,
-            ["return_url"] = "/",
-        }));
-        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
-        return client;
-    }
+    public Task<HttpClient> CookieClientAsync(string email = TestApp.AdminEmail, string password = TestApp.AdminPassword) =>
+        App.BackofficeLoginAsync(email, password);
 
     /// <summary>A tenant of its own with its first admin, for tests whose changes (a credential) would change the others' answers.</summary>
     public async Task<(string Id, string Email, string Password, HttpClient Client)> CreateTenantAsync(string prefix)
@@ -132,9 +111,6 @@ public sealed partial class BrowserFixture : IAsyncLifetime
 
         await _postgres.DisposeAsync();
     }
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"(?<v>[^\"]+)\"")]
-    private static partial Regex AntiforgeryField();
 }
 
 [CollectionDefinition("browser")]
