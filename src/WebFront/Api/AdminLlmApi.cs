@@ -33,41 +33,9 @@ public static class AdminLlmApi
         providers.MapGet("", static async (HttpContext http, LlmCatalogRepository repo, CancellationToken ct) =>
             TypedResults.Ok((await repo.ListProvidersAsync(Tenant(http), ct)).Select(ToBody).ToImmutableArray()));
 
-        providers.MapPost("", static async Task<Results<Created<ProviderBody>, ProblemHttpResult>> (
+        providers.MapPost("", static (
             ProviderInput? body, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, NexusSettings settings,
-            CancellationToken ct) =>
-        {
-            var tenant = Tenant(http);
-            var name = body?.Name?.Trim();
-            if (NameProblem(name) is { } nameProblem)
-            {
-                return nameProblem;
-            }
-
-            if (BaseUrlProblem(body!.BaseUrl, out var baseUrl) is { } urlProblem)
-            {
-                return Problems.Create(400, "invalid_base_url", urlProblem);
-            }
-
-            if (await EndpointGuard.ProblemAsync(baseUrl, settings.AllowPrivateLlmUrls, ct) is { } guard)
-            {
-                return Problems.Create(400, "base_url_not_allowed", guard);
-            }
-
-            if (KindOf(body.Kind, baseUrl) is not { } kind)
-            {
-                return Problems.Create(400, "provider_kind_invalid", "kind must be openrouter or openai_compatible.");
-            }
-
-            var row = await repo.CreateProviderAsync(tenant, name!, kind, baseUrl, ct);
-            if (row is null)
-            {
-                return Problems.Create(409, "provider_exists", $"A provider named '{name}' already exists in your tenant.");
-            }
-
-            await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
-            return TypedResults.Created($"/api/admin/providers/{row.Id}", ToBody(row));
-        });
+            CancellationToken ct) => CreateProviderAsync(Tenant(http), body, repo, grains, settings, ct));
 
         providers.MapPut("/{id:guid}", static async Task<Results<Ok<ProviderBody>, ProblemHttpResult>> (
             Guid id, ProviderInput? body, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, NexusSettings settings,
@@ -144,44 +112,13 @@ public static class AdminLlmApi
         models.MapGet("", static async (HttpContext http, LlmCatalogRepository repo, CancellationToken ct) =>
             TypedResults.Ok((await repo.ListModelsAsync(Tenant(http), ct)).Select(ToBody).ToImmutableArray()));
 
-        models.MapPost("", static async Task<Results<Created<ModelBody>, ProblemHttpResult>> (
+        models.MapPost("", static (
             ModelInput? body, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
-        {
-            var tenant = Tenant(http);
-            var model = body?.Model?.Trim();
-            if (string.IsNullOrEmpty(model) || model.Length > 200 || model.Any(char.IsWhiteSpace))
-            {
-                return Problems.Create(400, "model_invalid", "Send the provider's model id as \"model\", e.g. openai/gpt-4o-mini.");
-            }
+            CreateModelAsync(Tenant(http), body, repo, grains, ct));
 
-            if (body!.ProviderId is not { } providerId || await repo.GetProviderAsync(tenant, providerId, ct) is null)
-            {
-                return Problems.Create(404, "provider_not_found", "Send \"provider_id\" of one of your providers (GET /api/admin/providers).");
-            }
-
-            var row = await repo.CreateModelAsync(tenant, providerId, model, body.IsDefault ?? false, ct);
-            if (row is null)
-            {
-                return Problems.Create(409, "model_exists", $"The model '{model}' is already listed for that provider.");
-            }
-
-            await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
-            return TypedResults.Created($"/api/admin/models/{row.Id}", ToBody(row));
-        });
-
-        models.MapPut("/{id:guid}/default", static async Task<Results<Ok<ModelBody>, ProblemHttpResult>> (
+        models.MapPut("/{id:guid}/default", static (
             Guid id, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
-        {
-            var tenant = Tenant(http);
-            var row = await repo.SetDefaultModelAsync(tenant, id, ct);
-            if (row is null)
-            {
-                return ModelNotFound(id);
-            }
-
-            await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
-            return TypedResults.Ok(ToBody(row));
-        });
+            SetDefaultModelAsync(Tenant(http), id, repo, grains, ct));
 
         models.MapDelete("/{id:guid}", static async Task<Results<NoContent, ProblemHttpResult>> (
             Guid id, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
@@ -239,6 +176,81 @@ public static class AdminLlmApi
         credentials.MapPost("/{id:guid}/test", static (
             Guid id, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
             TestCredentialAsync(Tenant(http), id, repo, grains, ct));
+    }
+
+    /// <summary>Adds an LLM endpoint of the tenant (public addresses only unless ops allow private ones).</summary>
+    public static async Task<Results<Created<ProviderBody>, ProblemHttpResult>> CreateProviderAsync(
+        string tenant, ProviderInput? body, LlmCatalogRepository repo, IGrainFactory grains, NexusSettings settings,
+        CancellationToken ct)
+    {
+        var name = body?.Name?.Trim();
+        if (NameProblem(name) is { } nameProblem)
+        {
+            return nameProblem;
+        }
+
+        if (BaseUrlProblem(body!.BaseUrl, out var baseUrl) is { } urlProblem)
+        {
+            return Problems.Create(400, "invalid_base_url", urlProblem);
+        }
+
+        if (await EndpointGuard.ProblemAsync(baseUrl, settings.AllowPrivateLlmUrls, ct) is { } guard)
+        {
+            return Problems.Create(400, "base_url_not_allowed", guard);
+        }
+
+        if (KindOf(body.Kind, baseUrl) is not { } kind)
+        {
+            return Problems.Create(400, "provider_kind_invalid", "kind must be openrouter or openai_compatible.");
+        }
+
+        var row = await repo.CreateProviderAsync(tenant, name!, kind, baseUrl, ct);
+        if (row is null)
+        {
+            return Problems.Create(409, "provider_exists", $"A provider named '{name}' already exists in your tenant.");
+        }
+
+        await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
+        return TypedResults.Created($"/api/admin/providers/{row.Id}", ToBody(row));
+    }
+
+    /// <summary>Lists a provider's model for the tenant, as its default model when asked.</summary>
+    public static async Task<Results<Created<ModelBody>, ProblemHttpResult>> CreateModelAsync(
+        string tenant, ModelInput? body, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct)
+    {
+        var model = body?.Model?.Trim();
+        if (string.IsNullOrEmpty(model) || model.Length > 200 || model.Any(char.IsWhiteSpace))
+        {
+            return Problems.Create(400, "model_invalid", "Send the provider's model id as \"model\", e.g. openai/gpt-4o-mini.");
+        }
+
+        if (body!.ProviderId is not { } providerId || await repo.GetProviderAsync(tenant, providerId, ct) is null)
+        {
+            return Problems.Create(404, "provider_not_found", "Send \"provider_id\" of one of your providers (GET /api/admin/providers).");
+        }
+
+        var row = await repo.CreateModelAsync(tenant, providerId, model, body.IsDefault ?? false, ct);
+        if (row is null)
+        {
+            return Problems.Create(409, "model_exists", $"The model '{model}' is already listed for that provider.");
+        }
+
+        await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
+        return TypedResults.Created($"/api/admin/models/{row.Id}", ToBody(row));
+    }
+
+    /// <summary>Makes a model the one that answers for the tenant.</summary>
+    public static async Task<Results<Ok<ModelBody>, ProblemHttpResult>> SetDefaultModelAsync(
+        string tenant, Guid id, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct)
+    {
+        var row = await repo.SetDefaultModelAsync(tenant, id, ct);
+        if (row is null)
+        {
+            return ModelNotFound(id);
+        }
+
+        await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
+        return TypedResults.Ok(ToBody(row));
     }
 
     /// <summary>The tenant's credentials, masked, with whether the configured key reads them, and the route that answers.</summary>
