@@ -116,7 +116,6 @@ public static class NexusWebHosting
                 .RequireClaim("sub")
                 .Build())
             .AddPolicy("admin", p => p.RequireAuthenticatedUser().RequireClaim("tid").RequireRole("admin"));
-
         if (string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["urls"]))
         {
             // Single node: this process is also the silo, so it serves the silo's gateway port (health, internal chat).
