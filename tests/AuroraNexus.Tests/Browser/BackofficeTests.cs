@@ -113,6 +113,29 @@ public sealed class BackofficeTests(BrowserFixture fx)
     }
 
     [Fact]
+    public async Task A_setting_out_of_range_is_refused_with_the_products_message_and_nothing_is_saved()
+    {
+        var page = await fx.LoginAsync();
+        await page.GotoAsync("/settings");
+        var retrieveK = page.Locator("[data-testid=retrieve-k] input, input[data-testid=retrieve-k]").First;
+        await retrieveK.WaitForAsync();
+        var before = await retrieveK.InputValueAsync();
+        await retrieveK.FillAsync("99");
+        await retrieveK.BlurAsync();
+        await page.ClickAsync("[data-testid=settings-save]");
+
+        var message = page.Locator("[data-testid=settings-message]");
+        await Assertions.Expect(message).ToContainTextAsync("invalid_setting");
+        await Assertions.Expect(message).ToContainTextAsync("retrieve_k must be between 4 and 50");
+        Assert.DoesNotContain("   at ", await message.InnerTextAsync());
+        await BrowserFixture.ScreenshotAsync(page, "settings-invalid");
+
+        var saved = await System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<System.Text.Json.Nodes.JsonNode>(fx.Admin, "/api/admin/settings");
+        Assert.Equal(before, saved!["retrieve_k"]!.ToString());
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task Member_cannot_open_admin_pages_nor_the_dashboard()
     {
         var page = await fx.LoginAsync(BrowserFixture.MemberEmail, BrowserFixture.MemberPassword);
