@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using AuroraNexus.Grains.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using Orleans.Serialization;
 using Orleans.Storage;
 
@@ -66,6 +67,10 @@ public static class NexusSiloHosting
         silo.Services.AddNexusGrainServices();
         silo.AddActivityPropagation();
         silo.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
+
+        // Every silo runs the dashboard's grains and counters (WebFront serves its pages at /dashboard); its live log
+        // stream is off, since log lines may carry tenant data.
+        silo.AddDashboard(o => o.HideTrace = true);
         return silo;
     }
 
@@ -85,6 +90,7 @@ public static class NexusSiloHosting
         // Silos that restart come back on new generations: find them within seconds, not the default minute.
         client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(10));
         client.AddActivityPropagation();
+        client.AddDashboard(o => o.HideTrace = true);
         return client;
     }
 

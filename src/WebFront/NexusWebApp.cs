@@ -1,6 +1,7 @@
 using AuroraNexus.Grains.Hosting;
 using AuroraNexus.Silo;
 using AuroraNexus.WebFront.Api;
+using AuroraNexus.WebFront.Ui;
 
 namespace AuroraNexus.WebFront;
 
@@ -22,7 +23,12 @@ public sealed class NexusWebApp : IAsyncDisposable
     public static async Task<NexusWebApp?> CreateAsync(
         string[] args, IReadOnlyDictionary<string, string?>? overrides = null, Action<ILoggingBuilder>? configureLogging = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // Named after this assembly wherever it is hosted (tests too), so that its static web assets (MudBlazor, Blazor's script) are found.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ApplicationName = typeof(NexusWebApp).Assembly.GetName().Name,
+        });
         if (overrides is not null)
         {
             builder.Configuration.AddInMemoryCollection(overrides);
@@ -54,8 +60,10 @@ public sealed class NexusWebApp : IAsyncDisposable
 
             await next(context);
         });
+        app.UseRequestLocalization();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseAntiforgery();
         app.MapAuthApi();
         app.MapQueryApi();
         app.MapIngestApi();
@@ -68,6 +76,7 @@ public sealed class NexusWebApp : IAsyncDisposable
         app.MapAdminDoctorApi();
         app.MapNexusGatewaySurface(startup.Settings.GatewayPort);
         app.MapNexusMetrics(startup.Settings.GatewayPort);
+        app.MapNexusUi();
         return new NexusWebApp(app, startup.Database);
     }
 

@@ -3,6 +3,7 @@ using AuroraNexus.Grains.Hosting;
 using AuroraNexus.Grains.Operations;
 using AuroraNexus.Silo;
 using AuroraNexus.WebFront.Api;
+using AuroraNexus.WebFront.Ui;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.IdentityModel.Tokens;
@@ -56,6 +57,7 @@ public static class NexusWebHosting
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
         builder.Services.AddSingleton(new TokenService(settings.JwtSecret));
         builder.Services.AddSingleton(new LoginThrottle(TimeProvider.System));
+        builder.AddNexusUi();
         if (startup.SingleNode)
         {
             builder.UseOrleans(silo => silo.AddNexusSilo(settings, startup.Database, singleNode: true));
@@ -71,7 +73,7 @@ public static class NexusWebHosting
         builder.Services.ConfigureHttpJsonOptions(o =>
             o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
         builder.Services
-            .AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
+            .AddNexusAuthentication()
             .AddJwtBearer(o =>
             {
                 o.MapInboundClaims = false;
@@ -88,25 +90,12 @@ public static class NexusWebHosting
                 {
                     OnTokenValidated = async context =>
                     {
-                        // Every tenant-owned read is keyed by this claim: a token without it is not a valid token here.
-                        var tenant = context.Principal?.FindFirst("tid")?.Value;
-                        var subject = context.Principal?.FindFirst("sub")?.Value;
-                        if (string.IsNullOrEmpty(tenant) || string.IsNullOrEmpty(subject))
-                        {
-                            context.Fail("the token carries no tenant (tid) or subject (sub) claim");
-                            return;
-                        }
-
-                        // The signature is not enough: the user must still exist in that tenant with that role, and no
-                        // password or role change may have happened since the token was issued.
+                        // Every tenant-owned read is keyed by the tid claim; and the signature is not enough: the user must
+                        // still exist in that tenant with that role, with no password or role change since the token was issued.
                         var users = context.HttpContext.RequestServices.GetRequiredService<AuroraNexus.Grains.Storage.UserRepository>();
-                        var session = Guid.TryParse(subject, out var userId)
-                            ? await users.GetSessionAsync(userId, context.HttpContext.RequestAborted)
-                            : null;
-                        if (session is not { } s || s.TenantId != tenant || s.Role != context.Principal!.FindFirst("role")?.Value ||
-                            context.Principal.FindFirst(TokenService.StampClaim)?.Value != s.SecurityStamp.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                        if (await SessionCheck.ProblemAsync(context.Principal, users, context.HttpContext.RequestAborted) is { } problem)
                         {
-                            context.Fail("the session ended: the user was deleted, or their password or role changed");
+                            context.Fail(problem);
                         }
                     },
                     OnChallenge = async context =>

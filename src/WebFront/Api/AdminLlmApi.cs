@@ -33,41 +33,9 @@ public static class AdminLlmApi
         providers.MapGet("", static async (HttpContext http, LlmCatalogRepository repo, CancellationToken ct) =>
             TypedResults.Ok((await repo.ListProvidersAsync(Tenant(http), ct)).Select(ToBody).ToImmutableArray()));
 
-        providers.MapPost("", static async Task<Results<Created<ProviderBody>, ProblemHttpResult>> (
+        providers.MapPost("", static (
             ProviderInput? body, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, NexusSettings settings,
-            CancellationToken ct) =>
-        {
-            var tenant = Tenant(http);
-            var name = body?.Name?.Trim();
-            if (NameProblem(name) is { } nameProblem)
-            {
-                return nameProblem;
-            }
-
-            if (BaseUrlProblem(body!.BaseUrl, out var baseUrl) is { } urlProblem)
-            {
-                return Problems.Create(400, "invalid_base_url", urlProblem);
-            }
-
-            if (await EndpointGuard.ProblemAsync(baseUrl, settings.AllowPrivateLlmUrls, ct) is { } guard)
-            {
-                return Problems.Create(400, "base_url_not_allowed", guard);
-            }
-
-            if (KindOf(body.Kind, baseUrl) is not { } kind)
-            {
-                return Problems.Create(400, "provider_kind_invalid", "kind must be openrouter or openai_compatible.");
-            }
-
-            var row = await repo.CreateProviderAsync(tenant, name!, kind, baseUrl, ct);
-            if (row is null)
-            {
-                return Problems.Create(409, "provider_exists", $"A provider named '{name}' already exists in your tenant.");
-            }
-
-            await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
-            return TypedResults.Created($"/api/admin/providers/{row.Id}", ToBody(row));
-        });
+            CancellationToken ct) => CreateProviderAsync(Tenant(http), body, repo, grains, settings, ct));
 
         providers.MapPut("/{id:guid}", static async Task<Results<Ok<ProviderBody>, ProblemHttpResult>> (
             Guid id, ProviderInput? body, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, NexusSettings settings,
@@ -144,44 +112,13 @@ public static class AdminLlmApi
         models.MapGet("", static async (HttpContext http, LlmCatalogRepository repo, CancellationToken ct) =>
             TypedResults.Ok((await repo.ListModelsAsync(Tenant(http), ct)).Select(ToBody).ToImmutableArray()));
 
-        models.MapPost("", static async Task<Results<Created<ModelBody>, ProblemHttpResult>> (
+        models.MapPost("", static (
             ModelInput? body, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
-        {
-            var tenant = Tenant(http);
-            var model = body?.Model?.Trim();
-            if (string.IsNullOrEmpty(model) || model.Length > 200 || model.Any(char.IsWhiteSpace))
-            {
-                return Problems.Create(400, "model_invalid", "Send the provider's model id as \"model\", e.g. openai/gpt-4o-mini.");
-            }
+            CreateModelAsync(Tenant(http), body, repo, grains, ct));
 
-            if (body!.ProviderId is not { } providerId || await repo.GetProviderAsync(tenant, providerId, ct) is null)
-            {
-                return Problems.Create(404, "provider_not_found", "Send \"provider_id\" of one of your providers (GET /api/admin/providers).");
-            }
-
-            var row = await repo.CreateModelAsync(tenant, providerId, model, body.IsDefault ?? false, ct);
-            if (row is null)
-            {
-                return Problems.Create(409, "model_exists", $"The model '{model}' is already listed for that provider.");
-            }
-
-            await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
-            return TypedResults.Created($"/api/admin/models/{row.Id}", ToBody(row));
-        });
-
-        models.MapPut("/{id:guid}/default", static async Task<Results<Ok<ModelBody>, ProblemHttpResult>> (
+        models.MapPut("/{id:guid}/default", static (
             Guid id, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
-        {
-            var tenant = Tenant(http);
-            var row = await repo.SetDefaultModelAsync(tenant, id, ct);
-            if (row is null)
-            {
-                return ModelNotFound(id);
-            }
-
-            await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
-            return TypedResults.Ok(ToBody(row));
-        });
+            SetDefaultModelAsync(Tenant(http), id, repo, grains, ct));
 
         models.MapDelete("/{id:guid}", static async Task<Results<NoContent, ProblemHttpResult>> (
             Guid id, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
@@ -197,16 +134,9 @@ public static class AdminLlmApi
         });
 
         var credentials = app.MapGroup("/api/admin/providers/credentials").RequireAuthorization("admin");
-        credentials.MapGet("", static async (
+        credentials.MapGet("", static (
             HttpContext http, LlmCatalogRepository repo, CredentialVault vault, IGrainFactory grains, CancellationToken ct) =>
-        {
-            var tenant = Tenant(http);
-            var names = (await repo.ListProvidersAsync(tenant, ct)).ToDictionary(p => p.Id, p => p.Name);
-            var views = (await repo.ListCredentialsAsync(tenant, ct))
-                .Select(c => vault.Describe(c, names.GetValueOrDefault(c.ProviderId, "?"))).ToImmutableArray();
-            var route = await grains.GetGrain<ITenantGrain>(tenant).GetRouteAsync(ct);
-            return TypedResults.Ok(new CredentialListBody(views, route));
-        });
+            ListCredentialsAsync(Tenant(http), repo, vault, grains, ct));
 
         credentials.MapGet("/{id:guid}", static async Task<Results<Ok<CredentialView>, ProblemHttpResult>> (
             Guid id, HttpContext http, LlmCatalogRepository repo, CredentialVault vault, CancellationToken ct) =>
@@ -222,68 +152,13 @@ public static class AdminLlmApi
             return TypedResults.Ok(vault.Describe(row, provider?.Name ?? "?"));
         });
 
-        credentials.MapPost("", static async Task<Results<Created<CredentialSaved>, ProblemHttpResult>> (
+        credentials.MapPost("", static (
             CredentialInput? body, HttpContext http, LlmCatalogRepository repo, CredentialVault vault, IGrainFactory grains,
-            CancellationToken ct) =>
-        {
-            var tenant = Tenant(http);
-            if (CredentialVault.Validate(body?.ApiKey, out var key) is { } keyProblem)
-            {
-                return Problems.Create(400, "credential_invalid", keyProblem);
-            }
+            CancellationToken ct) => CreateCredentialAsync(Tenant(http), body, repo, vault, grains, ct));
 
-            var provider = body!.ProviderId is { } pid
-                ? await repo.GetProviderAsync(tenant, pid, ct)
-                : (await repo.ListProvidersAsync(tenant, ct)).FirstOrDefault(p => p.Name == LlmCatalogRepository.OpenRouterName);
-            if (provider is null)
-            {
-                return Problems.Create(404, "provider_not_found", "Send \"provider_id\" of one of your providers (GET /api/admin/providers).");
-            }
-
-            var label = string.IsNullOrWhiteSpace(body.Label) ? provider.Name : body.Label.Trim();
-            var (token, fingerprint, hint) = vault.Seal(key);
-            var row = await repo.CreateCredentialAsync(tenant, provider.Id, label, token, fingerprint, hint, ct);
-            if (row is null)
-            {
-                return Problems.Create(409, "credential_exists",
-                    $"The provider '{provider.Name}' already has a credential; replace its key with PUT /api/admin/providers/credentials/{{id}}.");
-            }
-
-            await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
-            return TypedResults.Created($"/api/admin/providers/credentials/{row.Id}",
-                new CredentialSaved(vault.Describe(row, provider.Name), KeyWarnings(provider, key)));
-        });
-
-        credentials.MapPut("/{id:guid}", static async Task<Results<Ok<CredentialSaved>, ProblemHttpResult>> (
+        credentials.MapPut("/{id:guid}", static (
             Guid id, CredentialInput? body, HttpContext http, LlmCatalogRepository repo, CredentialVault vault, IGrainFactory grains,
-            CancellationToken ct) =>
-        {
-            var tenant = Tenant(http);
-            (string, string, string)? sealedKey = null;
-            string? key = null;
-            if (body?.ApiKey is not null)
-            {
-                if (CredentialVault.Validate(body.ApiKey, out var trimmed) is { } keyProblem)
-                {
-                    return Problems.Create(400, "credential_invalid", keyProblem);
-                }
-
-                key = trimmed;
-                sealedKey = vault.Seal(trimmed);
-            }
-
-            var label = body?.Label?.Trim() is { Length: > 0 } l ? l : null;
-            var row = await repo.UpdateCredentialAsync(tenant, id, label, sealedKey, ct);
-            if (row is null)
-            {
-                return CredentialNotFound(id);
-            }
-
-            await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
-            var provider = await repo.GetProviderAsync(tenant, row.ProviderId, ct);
-            return TypedResults.Ok(new CredentialSaved(vault.Describe(row, provider?.Name ?? "?"),
-                provider is not null && key is not null ? KeyWarnings(provider, key) : []));
-        });
+            CancellationToken ct) => UpdateCredentialAsync(Tenant(http), id, body, repo, vault, grains, ct));
 
         credentials.MapDelete("/{id:guid}", static async Task<Results<NoContent, ProblemHttpResult>> (
             Guid id, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
@@ -298,17 +173,170 @@ public static class AdminLlmApi
             return TypedResults.NoContent();
         });
 
-        credentials.MapPost("/{id:guid}/test", static async Task<Results<Ok<CredentialTestResult>, ProblemHttpResult>> (
+        credentials.MapPost("/{id:guid}/test", static (
             Guid id, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
+            TestCredentialAsync(Tenant(http), id, repo, grains, ct));
+    }
+
+    /// <summary>Adds an LLM endpoint of the tenant (public addresses only unless ops allow private ones).</summary>
+    public static async Task<Results<Created<ProviderBody>, ProblemHttpResult>> CreateProviderAsync(
+        string tenant, ProviderInput? body, LlmCatalogRepository repo, IGrainFactory grains, NexusSettings settings,
+        CancellationToken ct)
+    {
+        var name = body?.Name?.Trim();
+        if (NameProblem(name) is { } nameProblem)
         {
-            var tenant = Tenant(http);
-            if (await repo.GetCredentialAsync(tenant, id, ct) is null)
+            return nameProblem;
+        }
+
+        if (BaseUrlProblem(body!.BaseUrl, out var baseUrl) is { } urlProblem)
+        {
+            return Problems.Create(400, "invalid_base_url", urlProblem);
+        }
+
+        if (await EndpointGuard.ProblemAsync(baseUrl, settings.AllowPrivateLlmUrls, ct) is { } guard)
+        {
+            return Problems.Create(400, "base_url_not_allowed", guard);
+        }
+
+        if (KindOf(body.Kind, baseUrl) is not { } kind)
+        {
+            return Problems.Create(400, "provider_kind_invalid", "kind must be openrouter or openai_compatible.");
+        }
+
+        var row = await repo.CreateProviderAsync(tenant, name!, kind, baseUrl, ct);
+        if (row is null)
+        {
+            return Problems.Create(409, "provider_exists", $"A provider named '{name}' already exists in your tenant.");
+        }
+
+        await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
+        return TypedResults.Created($"/api/admin/providers/{row.Id}", ToBody(row));
+    }
+
+    /// <summary>Lists a provider's model for the tenant, as its default model when asked.</summary>
+    public static async Task<Results<Created<ModelBody>, ProblemHttpResult>> CreateModelAsync(
+        string tenant, ModelInput? body, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct)
+    {
+        var model = body?.Model?.Trim();
+        if (string.IsNullOrEmpty(model) || model.Length > 200 || model.Any(char.IsWhiteSpace))
+        {
+            return Problems.Create(400, "model_invalid", "Send the provider's model id as \"model\", e.g. openai/gpt-4o-mini.");
+        }
+
+        if (body!.ProviderId is not { } providerId || await repo.GetProviderAsync(tenant, providerId, ct) is null)
+        {
+            return Problems.Create(404, "provider_not_found", "Send \"provider_id\" of one of your providers (GET /api/admin/providers).");
+        }
+
+        var row = await repo.CreateModelAsync(tenant, providerId, model, body.IsDefault ?? false, ct);
+        if (row is null)
+        {
+            return Problems.Create(409, "model_exists", $"The model '{model}' is already listed for that provider.");
+        }
+
+        await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
+        return TypedResults.Created($"/api/admin/models/{row.Id}", ToBody(row));
+    }
+
+    /// <summary>Makes a model the one that answers for the tenant.</summary>
+    public static async Task<Results<Ok<ModelBody>, ProblemHttpResult>> SetDefaultModelAsync(
+        string tenant, Guid id, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct)
+    {
+        var row = await repo.SetDefaultModelAsync(tenant, id, ct);
+        if (row is null)
+        {
+            return ModelNotFound(id);
+        }
+
+        await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
+        return TypedResults.Ok(ToBody(row));
+    }
+
+    /// <summary>The tenant's credentials, masked, with whether the configured key reads them, and the route that answers.</summary>
+    public static async Task<CredentialListBody> ListCredentialsAsync(
+        string tenant, LlmCatalogRepository repo, CredentialVault vault, IGrainFactory grains, CancellationToken ct)
+    {
+        var names = (await repo.ListProvidersAsync(tenant, ct)).ToDictionary(p => p.Id, p => p.Name);
+        var views = (await repo.ListCredentialsAsync(tenant, ct))
+            .Select(c => vault.Describe(c, names.GetValueOrDefault(c.ProviderId, "?"))).ToImmutableArray();
+        var route = await grains.GetGrain<ITenantGrain>(tenant).GetRouteAsync(ct);
+        return new CredentialListBody(views, route);
+    }
+
+    /// <summary>Seals and stores a new key for a provider (OpenRouter when none is named).</summary>
+    public static async Task<Results<Created<CredentialSaved>, ProblemHttpResult>> CreateCredentialAsync(
+        string tenant, CredentialInput? body, LlmCatalogRepository repo, CredentialVault vault, IGrainFactory grains,
+        CancellationToken ct)
+    {
+        if (CredentialVault.Validate(body?.ApiKey, out var key) is { } keyProblem)
+        {
+            return Problems.Create(400, "credential_invalid", keyProblem);
+        }
+
+        var provider = body!.ProviderId is { } pid
+            ? await repo.GetProviderAsync(tenant, pid, ct)
+            : (await repo.ListProvidersAsync(tenant, ct)).FirstOrDefault(p => p.Name == LlmCatalogRepository.OpenRouterName);
+        if (provider is null)
+        {
+            return Problems.Create(404, "provider_not_found", "Send \"provider_id\" of one of your providers (GET /api/admin/providers).");
+        }
+
+        var label = string.IsNullOrWhiteSpace(body.Label) ? provider.Name : body.Label.Trim();
+        var (token, fingerprint, hint) = vault.Seal(key);
+        var row = await repo.CreateCredentialAsync(tenant, provider.Id, label, token, fingerprint, hint, ct);
+        if (row is null)
+        {
+            return Problems.Create(409, "credential_exists",
+                $"The provider '{provider.Name}' already has a credential; replace its key with PUT /api/admin/providers/credentials/{{id}}.");
+        }
+
+        await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
+        return TypedResults.Created($"/api/admin/providers/credentials/{row.Id}",
+            new CredentialSaved(vault.Describe(row, provider.Name), KeyWarnings(provider, key)));
+    }
+
+    /// <summary>Renames a credential or replaces (rotates) its key.</summary>
+    public static async Task<Results<Ok<CredentialSaved>, ProblemHttpResult>> UpdateCredentialAsync(
+        string tenant, Guid id, CredentialInput? body, LlmCatalogRepository repo, CredentialVault vault, IGrainFactory grains,
+        CancellationToken ct)
+    {
+        (string, string, string)? sealedKey = null;
+        string? key = null;
+        if (body?.ApiKey is not null)
+        {
+            if (CredentialVault.Validate(body.ApiKey, out var trimmed) is { } keyProblem)
             {
-                return CredentialNotFound(id);
+                return Problems.Create(400, "credential_invalid", keyProblem);
             }
 
-            return TypedResults.Ok(await grains.GetGrain<ITenantGrain>(tenant).TestCredentialAsync(id, ct));
-        });
+            key = trimmed;
+            sealedKey = vault.Seal(trimmed);
+        }
+
+        var label = body?.Label?.Trim() is { Length: > 0 } l ? l : null;
+        var row = await repo.UpdateCredentialAsync(tenant, id, label, sealedKey, ct);
+        if (row is null)
+        {
+            return CredentialNotFound(id);
+        }
+
+        await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
+        var provider = await repo.GetProviderAsync(tenant, row.ProviderId, ct);
+        return TypedResults.Ok(new CredentialSaved(vault.Describe(row, provider?.Name ?? "?"),
+            provider is not null && key is not null ? KeyWarnings(provider, key) : []));
+    }
+
+    /// <summary>One cheap authenticated call with the stored credential, through the tenant grain.</summary>
+    public static async Task<Results<Ok<CredentialTestResult>, ProblemHttpResult>> TestCredentialAsync(
+        string tenant, Guid id, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct)
+    {
+        if (await repo.GetCredentialAsync(tenant, id, ct) is null)
+        {
+            return CredentialNotFound(id);
+        }
+
+        return TypedResults.Ok(await grains.GetGrain<ITenantGrain>(tenant).TestCredentialAsync(id, ct));
     }
 
     private static ProblemHttpResult? NameProblem(string? name) =>

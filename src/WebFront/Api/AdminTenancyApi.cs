@@ -69,93 +69,22 @@ public static partial class AdminTenancyApi
                 ? TypedResults.Ok(ToBody(user))
                 : UserNotFound(id));
 
-        users.MapPost("", static async Task<Results<Created<UserBody>, ProblemHttpResult>> (
-            CreateUserBody? body, HttpContext http, UserRepository repo, CancellationToken ct) =>
-        {
-            var tenant = Caller.From(http.User).TenantId;
-            var email = body?.Email?.Trim();
-            if (EmailProblem(email) is { } emailProblem)
-            {
-                return Problems.Create(400, "email_invalid", emailProblem);
-            }
+        users.MapPost("", static (CreateUserBody? body, HttpContext http, UserRepository repo, CancellationToken ct) =>
+            CreateUserAsync(Caller.From(http.User).TenantId, body, repo, ct));
 
-            var role = body!.Role?.Trim().ToLowerInvariant() ?? "member";
-            if (!UserRepository.Roles.Contains(role))
-            {
-                return Problems.Create(400, "role_invalid", "role must be admin or member.");
-            }
+        users.MapPatch("/{id:guid}", static (Guid id, UpdateUserBody? body, HttpContext http, UserRepository repo, CancellationToken ct) =>
+            UpdateUserAsync(Caller.From(http.User), id, body, repo, ct));
 
-            if (PasswordProblem(body.Password) is { } problem)
-            {
-                return Problems.Create(400, "weak_password", problem);
-            }
-
-            var user = await repo.CreateUserAsync(tenant, email!, body.Password!, role, seededDefault: false, ct);
-            return user is null
-                ? EmailTaken()
-                : TypedResults.Created($"/api/admin/users/{user.Id}", ToBody(user));
-        });
-
-        users.MapPatch("/{id:guid}", static async Task<Results<Ok<UserBody>, ProblemHttpResult>> (
-            Guid id, UpdateUserBody? body, HttpContext http, UserRepository repo, CancellationToken ct) =>
-        {
-            var caller = Caller.From(http.User);
-            var role = body?.Role?.Trim().ToLowerInvariant();
-            if (role is not null && !UserRepository.Roles.Contains(role))
-            {
-                return Problems.Create(400, "role_invalid", "role must be admin or member.");
-            }
-
-            if (body?.Password is not null && PasswordProblem(body.Password) is { } problem)
-            {
-                return Problems.Create(400, "weak_password", problem);
-            }
-
-            var (result, updated) = await repo.UpdateUserAsync(caller.TenantId, id, role, body?.Password, ct);
-            return result switch
-            {
-                UserChange.LastAdmin => LastAdmin(),
-                UserChange.Done when updated is not null => TypedResults.Ok(ToBody(updated)),
-                _ => UserNotFound(id),
-            };
-        });
-
-        users.MapDelete("/{id:guid}", static async Task<Results<NoContent, ProblemHttpResult>> (
-            Guid id, HttpContext http, UserRepository repo, CancellationToken ct) =>
-        {
-            var caller = Caller.From(http.User);
-            if (caller.UserId == id.ToString())
-            {
-                return Problems.Create(409, "cannot_delete_self", "You cannot delete your own account; ask another admin.");
-            }
-
-            return await repo.DeleteUserAsync(caller.TenantId, id, ct) switch
-            {
-                UserChange.Done => TypedResults.NoContent(),
-                UserChange.LastAdmin => LastAdmin(),
-                _ => UserNotFound(id),
-            };
-        });
+        users.MapDelete("/{id:guid}", static (Guid id, HttpContext http, UserRepository repo, CancellationToken ct) =>
+            DeleteUserAsync(Caller.From(http.User), id, repo, ct));
 
         var apps = app.MapGroup("/api/admin/caller-apps").RequireAuthorization("admin");
         apps.MapGet("", static async (HttpContext http, UserRepository repo, CancellationToken ct) =>
             TypedResults.Ok((await repo.ListCallerAppsAsync(Caller.From(http.User).TenantId, ct))
                 .Select(a => new CallerAppBody(a.Name, a.CreatedAt)).ToImmutableArray()));
 
-        apps.MapPost("", static async Task<Results<Created<CallerAppBody>, ProblemHttpResult>> (
-            CreateCallerAppBody? body, HttpContext http, UserRepository repo, CancellationToken ct) =>
-        {
-            var tenant = Caller.From(http.User).TenantId;
-            if (Caller.ValidateCallerApp(body?.Name) is { } error)
-            {
-                return Problems.Create(400, "caller_app_invalid", error.Replace("caller_app", "name", StringComparison.Ordinal));
-            }
-
-            var name = body!.Name!.Trim();
-            return await repo.RegisterCallerAppAsync(tenant, name, ct)
-                ? TypedResults.Created($"/api/admin/caller-apps/{Uri.EscapeDataString(name)}", new CallerAppBody(name, DateTimeOffset.UtcNow))
-                : Problems.Create(409, "caller_app_exists", $"The caller app '{name}' is already registered.");
-        });
+        apps.MapPost("", static (CreateCallerAppBody? body, HttpContext http, UserRepository repo, CancellationToken ct) =>
+            CreateCallerAppAsync(Caller.From(http.User).TenantId, body, repo, ct));
 
         apps.MapDelete("/{name}", static async Task<Results<NoContent, ProblemHttpResult>> (
             string name, HttpContext http, UserRepository repo, CancellationToken ct) =>
@@ -225,6 +154,89 @@ public static partial class AdminTenancyApi
         });
     }
 
+    /// <summary>Adds a user to the tenant (member unless the role says admin).</summary>
+    public static async Task<Results<Created<UserBody>, ProblemHttpResult>> CreateUserAsync(
+        string tenant, CreateUserBody? body, UserRepository repo, CancellationToken ct)
+    {
+        var email = body?.Email?.Trim();
+        if (EmailProblem(email) is { } emailProblem)
+        {
+            return Problems.Create(400, "email_invalid", emailProblem);
+        }
+
+        var role = body!.Role?.Trim().ToLowerInvariant() ?? "member";
+        if (!UserRepository.Roles.Contains(role))
+        {
+            return Problems.Create(400, "role_invalid", "role must be admin or member.");
+        }
+
+        if (PasswordProblem(body.Password) is { } problem)
+        {
+            return Problems.Create(400, "weak_password", problem);
+        }
+
+        var user = await repo.CreateUserAsync(tenant, email!, body.Password!, role, seededDefault: false, ct);
+        return user is null
+            ? EmailTaken()
+            : TypedResults.Created($"/api/admin/users/{user.Id}", ToBody(user));
+    }
+
+    /// <summary>Changes a user's role or password; the tenant keeps at least one admin.</summary>
+    public static async Task<Results<Ok<UserBody>, ProblemHttpResult>> UpdateUserAsync(
+        Caller caller, Guid id, UpdateUserBody? body, UserRepository repo, CancellationToken ct)
+    {
+        var role = body?.Role?.Trim().ToLowerInvariant();
+        if (role is not null && !UserRepository.Roles.Contains(role))
+        {
+            return Problems.Create(400, "role_invalid", "role must be admin or member.");
+        }
+
+        if (body?.Password is not null && PasswordProblem(body.Password) is { } problem)
+        {
+            return Problems.Create(400, "weak_password", problem);
+        }
+
+        var (result, updated) = await repo.UpdateUserAsync(caller.TenantId, id, role, body?.Password, ct);
+        return result switch
+        {
+            UserChange.LastAdmin => LastAdmin(),
+            UserChange.Done when updated is not null => TypedResults.Ok(ToBody(updated)),
+            _ => UserNotFound(id),
+        };
+    }
+
+    /// <summary>Removes a user (never oneself, never the last admin); their sessions end at once.</summary>
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteUserAsync(
+        Caller caller, Guid id, UserRepository repo, CancellationToken ct)
+    {
+        if (caller.UserId == id.ToString())
+        {
+            return Problems.Create(409, "cannot_delete_self", "You cannot delete your own account; ask another admin.");
+        }
+
+        return await repo.DeleteUserAsync(caller.TenantId, id, ct) switch
+        {
+            UserChange.Done => TypedResults.NoContent(),
+            UserChange.LastAdmin => LastAdmin(),
+            _ => UserNotFound(id),
+        };
+    }
+
+    /// <summary>Registers the name of an app that asks.</summary>
+    public static async Task<Results<Created<CallerAppBody>, ProblemHttpResult>> CreateCallerAppAsync(
+        string tenant, CreateCallerAppBody? body, UserRepository repo, CancellationToken ct)
+    {
+        if (Caller.ValidateCallerApp(body?.Name) is { } error)
+        {
+            return Problems.Create(400, "caller_app_invalid", error.Replace("caller_app", "name", StringComparison.Ordinal));
+        }
+
+        var name = body!.Name!.Trim();
+        return await repo.RegisterCallerAppAsync(tenant, name, ct)
+            ? TypedResults.Created($"/api/admin/caller-apps/{Uri.EscapeDataString(name)}", new CallerAppBody(name, DateTimeOffset.UtcNow))
+            : Problems.Create(409, "caller_app_exists", $"The caller app '{name}' is already registered.");
+    }
+
     /// <summary>Emails are logins: one address, printable, without spaces, control or invisible characters.</summary>
     public static string? EmailProblem(string? email)
     {
@@ -269,7 +281,7 @@ public static partial class AdminTenancyApi
 
     private static ProblemHttpResult UserNotFound(Guid id) => Problems.Create(404, "user_not_found", $"No user {id} in your tenant.");
 
-    private static UserBody ToBody(UserRow u) => new(u.Id, u.Email, u.Role, u.SeededDefault, u.CreatedAt);
+    public static UserBody ToBody(UserRow u) => new(u.Id, u.Email, u.Role, u.SeededDefault, u.CreatedAt);
 
     [GeneratedRegex("^[a-z0-9][a-z0-9-]{1,62}$")]
     private static partial Regex TenantIdPattern();

@@ -32,26 +32,31 @@ public static class DocumentsApi
                 : Problems.Create(404, "document_not_found", $"No document {id} in your tenant.");
         }).RequireAuthorization();
 
-        app.MapDelete("/api/documents/{id:guid}", static async Task<Results<NoContent, ProblemHttpResult>> (
+        app.MapDelete("/api/documents/{id:guid}", static (
             Guid id, HttpContext http, IngestionRepository repo, IObjectStore objects, IVectorStore vectors, IGrainFactory grains,
             CancellationToken ct) =>
-        {
-            var caller = Caller.From(http.User);
-            var key = await repo.DeleteDocumentAsync(caller.TenantId, id, ct);
-            if (key is null)
-            {
-                return Problems.Create(404, "document_not_found", $"No document {id} in your tenant.");
-            }
-
-            await vectors.DeleteDocumentAsync(caller.TenantId, id, ct);
-            // No cached answer may cite a deleted document.
-            await grains.GetGrain<AuroraNexus.Grains.Conversation.IAnswerCacheGrain>(caller.TenantId).InvalidateAsync(ct);
-            await objects.DeleteAsync(key, ct);
-            return TypedResults.NoContent();
-        }).RequireAuthorization();
+            DeleteAsync(Caller.From(http.User).TenantId, id, repo, objects, vectors, grains, ct)).RequireAuthorization();
     }
 
-    private static DocumentBody ToBody(DocumentRow d) => new(
+    /// <summary>Deletes a document of the tenant: its row and chunks, its vectors, the answers citing it, its file.</summary>
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
+        string tenantId, Guid id, IngestionRepository repo, IObjectStore objects, IVectorStore vectors, IGrainFactory grains,
+        CancellationToken ct)
+    {
+        var key = await repo.DeleteDocumentAsync(tenantId, id, ct);
+        if (key is null)
+        {
+            return Problems.Create(404, "document_not_found", $"No document {id} in your tenant.");
+        }
+
+        await vectors.DeleteDocumentAsync(tenantId, id, ct);
+        // No cached answer may cite a deleted document.
+        await grains.GetGrain<AuroraNexus.Grains.Conversation.IAnswerCacheGrain>(tenantId).InvalidateAsync(ct);
+        await objects.DeleteAsync(key, ct);
+        return TypedResults.NoContent();
+    }
+
+    public static DocumentBody ToBody(DocumentRow d) => new(
         d.Id, d.FileName, d.CallerApp, d.BatchId, d.Status, d.ErrorCode, d.ErrorMessage, d.ChunkCount, d.SizeBytes,
         d.CreatedAt, d.UpdatedAt);
 }

@@ -201,7 +201,7 @@ public static class IngestApi
                     continue;
                 }
 
-                received.Add(await StoreAsync(caller.TenantId, fileName, section, budget, objects, stored, ct));
+                received.Add(await StoreAsync(caller.TenantId, fileName, section.ContentType, section.Body, budget, objects, stored, ct));
             }
         }
         catch (Exception ex) when (ex is UploadTooLargeException or BadHttpRequestException { StatusCode: 413 })
@@ -221,7 +221,52 @@ public static class IngestApi
             return MalformedMultipart();
         }
 
-        if (Caller.ValidateCallerApp(callerApp ?? "") is { } appError)
+        return await FinishAsync(caller, callerApp ?? "", received, stored, replace, repo, objects,
+            http.RequestServices.GetRequiredService<IVectorStore>(), grains, http.RequestServices.GetRequiredService<UserRepository>(), ct);
+    }
+
+    /// <summary>
+    /// The backoffice's upload: files it has already received, each held to NEXUS_MAX_UPLOAD_BYTES, then the same
+    /// path as the API (<see cref="FinishAsync"/>).
+    /// </summary>
+    public static async Task<Results<Accepted<IngestAccepted>, ProblemHttpResult>> IngestFilesAsync(
+        Caller caller, string callerApp, IReadOnlyList<IFormFile> files, bool replace, long maxBytes, IngestionRepository repo,
+        IObjectStore objects, IVectorStore vectors, IGrainFactory grains, UserRepository users, CancellationToken ct)
+    {
+        var received = new List<NewDocument>();
+        var stored = new List<string>();
+        try
+        {
+            foreach (var file in files)
+            {
+                await using var body = file.OpenReadStream();
+                received.Add(await StoreAsync(caller.TenantId, file.FileName, file.ContentType, body, new UploadBudget(maxBytes), objects, stored, ct));
+            }
+        }
+        catch (UploadTooLargeException)
+        {
+            await RemoveAsync(objects, stored);
+            return TooLarge(maxBytes, null);
+        }
+        catch
+        {
+            await RemoveAsync(objects, stored);
+            throw;
+        }
+
+        return await FinishAsync(caller, callerApp, received, stored, replace, repo, objects, vectors, grains, users, ct);
+    }
+
+    /// <summary>
+    /// Files stored, now the batch: caller app checked and registered, duplicates found, the batch recorded, replaced
+    /// versions removed (rows, vectors, files, cached answers), the batch started. The API's and the backoffice's path.
+    /// </summary>
+    private static async Task<Results<Accepted<IngestAccepted>, ProblemHttpResult>> FinishAsync(
+        Caller caller, string callerApp, List<NewDocument> received, List<string> stored, bool replace, IngestionRepository repo,
+        IObjectStore objects, IVectorStore vectors, IGrainFactory grains, UserRepository users, CancellationToken ct)
+    {
+        callerApp = callerApp.Trim();
+        if (Caller.ValidateCallerApp(callerApp) is { } appError)
         {
             await RemoveAsync(objects, stored);
             return Problems.Create(400, "caller_app_required", appError);
@@ -233,7 +278,7 @@ public static class IngestApi
         }
 
         // A caller app is registered the first time it sends documents; admins see and manage it under caller-apps.
-        await http.RequestServices.GetRequiredService<UserRepository>().RegisterCallerAppAsync(caller.TenantId, callerApp!, ct);
+        await users.RegisterCallerAppAsync(caller.TenantId, callerApp, ct);
 
         var documents = new List<NewDocument>(received.Count);
         foreach (var d in received)
@@ -243,7 +288,7 @@ public static class IngestApi
 
         var batchId = Guid.NewGuid();
         var replaced = new List<ReplacedDocument>();
-        var recorded = await repo.CreateBatchAsync(caller.TenantId, callerApp!, batchId, caller.UserId, documents, ct, replace, replaced);
+        var recorded = await repo.CreateBatchAsync(caller.TenantId, callerApp, batchId, caller.UserId, documents, ct, replace, replaced);
         foreach (var twin in recorded.Where(d => d.Status == DocumentStatuses.Duplicate && documents.Any(x => x.Id == d.Id && x.Status == DocumentStatuses.Queued)))
         {
             // Stored before a concurrent upload of the same bytes won the race: the copy is not needed.
@@ -253,10 +298,9 @@ public static class IngestApi
         if (replaced.Count > 0)
         {
             // The old versions are gone from the database; their vectors, files and any answer citing them follow.
-            var index = grains.GetGrain<IVectorIndexGrain>(caller.TenantId);
             foreach (var old in replaced)
             {
-                await index.RemoveDocumentAsync(old.Id, CancellationToken.None);
+                await vectors.DeleteDocumentAsync(caller.TenantId, old.Id, CancellationToken.None);
                 await objects.DeleteAsync(old.ObjectKey, CancellationToken.None);
             }
 
@@ -264,7 +308,7 @@ public static class IngestApi
         }
 
         documents = [.. recorded];
-        var plan = new BatchPlan(caller.TenantId, callerApp!, [.. documents.Select(d =>
+        var plan = new BatchPlan(caller.TenantId, callerApp, [.. documents.Select(d =>
             new PlannedDocument(d.Id, d.FileName, d.ObjectKey, d.SizeBytes, d.Status, d.ErrorCode))]);
         await grains.GetGrain<IIngestionBatchGrain>(batchId).StartAsync(plan, ct);
         var body = new IngestAccepted(batchId, BatchStatuses.Running,
@@ -281,23 +325,22 @@ public static class IngestApi
         "The multipart body could not be read (missing boundary, bad part header, or a body cut off before its end); nothing of it was kept. Let your HTTP client build it (e.g. curl -F files=@doc.txt -F caller_app=intranet) and send it again.");
 
     private static async Task<NewDocument> StoreAsync(
-        string tenantId, string rawName, MultipartSection section, UploadBudget budget, IObjectStore objects,
+        string tenantId, string rawName, string? contentType, Stream body, UploadBudget budget, IObjectStore objects,
         List<string> stored, CancellationToken ct)
     {
         var id = Guid.NewGuid();
         var name = SafeFileName(rawName);
         var key = $"{tenantId}/{id:N}";
-        var contentType = section.ContentType;
         var extension = Path.GetExtension(name);
         if (!SupportedExtensions.Contains(extension))
         {
-            var size = await Drain(section.Body, budget, ct);
+            var size = await Drain(body, budget, ct);
             var what = extension.Length == 0 ? "Files without an extension are" : $"'{extension}' files are";
             return new NewDocument(id, name, contentType, size, "", key, DocumentStatuses.Failed, "unsupported_type",
                 $"{what} not supported; supported: {string.Join(", ", SupportedExtensions.Order())}. Save the document in one of these formats and upload it again.");
         }
 
-        await using var content = new UploadStream(section.Body, budget);
+        await using var content = new UploadStream(body, budget);
         stored.Add(key);
         await objects.PutAsync(key, content, ct);
         if (content.Length64 == 0)
@@ -390,7 +433,7 @@ public static class IngestApi
         return string.IsNullOrWhiteSpace(name) ? "unnamed" : name;
     }
 
-    private static BatchBody ToBody(BatchRow b)
+    public static BatchBody ToBody(BatchRow b)
     {
         var indexed = b.Documents.Count(d => d.Status == DocumentStatuses.Indexed);
         var duplicate = b.Documents.Count(d => d.Status == DocumentStatuses.Duplicate);

@@ -32,60 +32,21 @@ public static partial class QueryApi
             QueryBody? body, HttpContext http, IGrainFactory grains, ILoggerFactory logs, CancellationToken ct) =>
         {
             var caller = Caller.From(http.User);
-            var question = body?.Question?.Trim();
-            if (string.IsNullOrEmpty(question))
+            if (Prepare(caller, body, out var key, out var request) is { } problem)
             {
-                return Problems.Create(400, "question_required", "Send a non-empty \"question\".");
+                return problem;
             }
 
-            if (!question.Any(char.IsLetterOrDigit))
-            {
-                return Problems.Create(400, "question_required", "The question has no words (only punctuation or symbols); ask with words.");
-            }
-
-            if (question.Contains('\0', StringComparison.Ordinal))
-            {
-                return Problems.Create(400, "invalid_characters", "The question contains a NUL character (\\u0000); remove it.");
-            }
-
-            if (question.Length > MaxQuestionLength)
-            {
-                return Problems.Create(400, "question_too_long",
-                    $"The question has {question.Length} characters; the limit is {MaxQuestionLength}. Shorten it.");
-            }
-
-            if (Caller.ValidateCallerApp(body!.CallerApp) is { } appError)
-            {
-                return Problems.Create(400, "caller_app_required", appError);
-            }
-
-            if (body.Options?.TopK is < 1 or > 50)
-            {
-                return Problems.Create(400, "top_k_invalid",
-                    "options.top_k must be between 1 and 50 (values below 4 are raised to 4, so that every answer has its outline).");
-            }
-
-            var threadId = string.IsNullOrWhiteSpace(body.ThreadId) ? Guid.NewGuid().ToString("N") : body.ThreadId.Trim();
-            if (threadId.Length > 200 || threadId.Any(char.IsControl))
-            {
-                return Problems.Create(400, "thread_id_invalid", "thread_id must be at most 200 characters, without control characters.");
-            }
-
-            var key = new ThreadKey(caller.TenantId, body.CallerApp!.Trim(), caller.UserId, threadId);
             var grain = grains.GetGrain<IThreadGrain>(key.ToString());
-            var request = new QueryRequest(question, body.Options?.TopK, Guid.NewGuid());
             if (WantsEventStream(http))
             {
                 return await StreamAsync(http, grain, request, logs.CreateLogger("AuroraNexus.Query"), caller.TenantId, ct);
             }
 
-            // Cancelled (and so never carried out by the thread) before the grain call would time out on its own.
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            deadline.CancelAfter(AskDeadline);
-            QueryResult result;
+            QueryResponse response;
             try
             {
-                result = await grain.AskAsync(request, deadline.Token);
+                response = await AskAsync(grain, request, ct);
             }
             catch (LlmException ex)
             {
@@ -95,9 +56,66 @@ public static partial class QueryApi
                 return Problems.FromLlm(http, ex);
             }
 
-            NexusMetrics.QueryAnswered(caller.TenantId, result.Mode);
-            return TypedResults.Ok(ToResponse(result));
+            NexusMetrics.QueryAnswered(caller.TenantId, response.Mode);
+            return TypedResults.Ok(response);
         }).RequireAuthorization();
+
+    /// <summary>Asks the thread and waits for the whole answer, given up (and so cancelled) at <see cref="AskDeadline"/>.</summary>
+    public static async Task<QueryResponse> AskAsync(IThreadGrain grain, QueryRequest request, CancellationToken ct)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(AskDeadline);
+        return ToResponse(await grain.AskAsync(request, deadline.Token));
+    }
+
+    /// <summary>The problem with a question, or null and the thread and request it goes to (the API's and the backoffice's check).</summary>
+    public static ProblemHttpResult? Prepare(Caller caller, QueryBody? body, out ThreadKey key, out QueryRequest request)
+    {
+        key = default;
+        request = default!;
+        var question = body?.Question?.Trim();
+        if (string.IsNullOrEmpty(question))
+        {
+            return Problems.Create(400, "question_required", "Send a non-empty \"question\".");
+        }
+
+        if (!question.Any(char.IsLetterOrDigit))
+        {
+            return Problems.Create(400, "question_required", "The question has no words (only punctuation or symbols); ask with words.");
+        }
+
+        if (question.Contains('\0', StringComparison.Ordinal))
+        {
+            return Problems.Create(400, "invalid_characters", "The question contains a NUL character (\\u0000); remove it.");
+        }
+
+        if (question.Length > MaxQuestionLength)
+        {
+            return Problems.Create(400, "question_too_long",
+                $"The question has {question.Length} characters; the limit is {MaxQuestionLength}. Shorten it.");
+        }
+
+        if (Caller.ValidateCallerApp(body!.CallerApp) is { } appError)
+        {
+            return Problems.Create(400, "caller_app_required", appError);
+        }
+
+        if (body.Options?.TopK is < 1 or > 50)
+        {
+            return Problems.Create(400, "top_k_invalid",
+                "options.top_k must be between 1 and 50 (values below 4 are raised to 4, so that every answer has its outline).");
+        }
+
+        var threadId = string.IsNullOrWhiteSpace(body.ThreadId) ? Guid.NewGuid().ToString("N") : body.ThreadId.Trim();
+        if (threadId.Length > 200 || threadId.Any(char.IsControl))
+        {
+            return Problems.Create(400, "thread_id_invalid", "thread_id must be at most 200 characters, without control characters.");
+        }
+
+        key = new ThreadKey(caller.TenantId, body.CallerApp!.Trim(), caller.UserId, threadId);
+        request = new QueryRequest(question, body.Options?.TopK, Guid.NewGuid());
+        return null;
+    }
 
     private static QueryResponse ToResponse(QueryResult r) => new(
         r.QueryId, r.ThreadId, r.Mode, r.Answer, r.Sections,

@@ -96,6 +96,14 @@ public sealed class TwoSiloClusterTests : IAsyncLifetime
             var first = await IngestionApiTests.Ask(admin, "Comment faire une donation au dernier vivant ?", "cluster-app", thread);
             Assert.InRange(first["sections"]!.AsArray().Count, 4, 8);
 
+            // The Orleans dashboard, served by this client, reads both silos' dashboard grains.
+            using var backoffice = await web.BackofficeLoginAsync();
+            var counters = await backoffice.GetStringAsync("/dashboard/DashboardCounters");
+            foreach (var (silo, _, _) in ports)
+            {
+                Assert.Contains($":{silo}", counters);
+            }
+
             // An admin change made through the WebFront reaches the tenant grain on whichever silo holds it.
             await using var stub = await OpenRouterStub.StartAsync();
             var provider = await TenancyFixture.OpenRouterProviderAsync(admin);

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace AuroraNexus.Tests.Infrastructure;
 
 /// <summary>The real single-node WebFront (co-hosted silo, real PostgreSQL) on loopback ports, driven over HTTP.</summary>
-public sealed class TestApp : IAsyncDisposable
+public sealed partial class TestApp : IAsyncDisposable
 {
     public const string AdminEmail = "admin@tests.local";
     public const string AdminPassword = "admin-password-for-tests";
@@ -79,6 +79,28 @@ public sealed class TestApp : IAsyncDisposable
         return client;
     }
 
+    /// <summary>
+    /// An HTTP client signed in to the backoffice (cookie) as a browser is: through the login form and its antiforgery
+    /// token. For the pages' endpoints outside /api, such as the Orleans dashboard's data.
+    /// </summary>
+    public async Task<HttpClient> BackofficeLoginAsync(string email = AdminEmail, string password = AdminPassword)
+    {
+        var handler = new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false };
+        var client = new HttpClient(handler) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        var form = await client.GetStringAsync("/login");
+        var token = AntiforgeryField().Match(form);
+        Assert.True(token.Success, "the login form carries an antiforgery token");
+        var response = await client.PostAsync("/ui/login", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = WebUtility.HtmlDecode(token.Groups["v"].Value),
+            ["email"] = email,
+            ["password"] = password,
+            ["return_url"] = "/",
+        }));
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        return client;
+    }
+
     /// <summary>Uploads files in one batch and waits until the batch reaches a final state.</summary>
     public static async Task<JsonNode> IngestAsync(HttpClient client, string callerApp, params (string Name, byte[] Content)[] files)
     {
@@ -116,6 +138,9 @@ public sealed class TestApp : IAsyncDisposable
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("name=\"__RequestVerificationToken\" value=\"(?<v>[^\"]+)\"")]
+    private static partial System.Text.RegularExpressions.Regex AntiforgeryField();
 
     public async ValueTask DisposeAsync()
     {

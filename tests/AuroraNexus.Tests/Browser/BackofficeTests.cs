@@ -1,0 +1,176 @@
+using System.Text;
+using AuroraNexus.Tests.Infrastructure;
+using Microsoft.Playwright;
+
+namespace AuroraNexus.Tests.Browser;
+
+/// <summary>The backoffice in a real browser: what an admin does, and what a member cannot.</summary>
+[Collection("browser")]
+public sealed class BackofficeTests(BrowserFixture fx)
+{
+    [Fact]
+    public async Task Admin_logs_in_and_the_overview_shows_every_component_and_the_default_password_warning()
+    {
+        var page = await fx.LoginAsync();
+        await page.Locator("[data-testid=health]").WaitForAsync();
+        var health = await page.Locator("[data-testid=health]").InnerTextAsync();
+        foreach (var component in new[] { "postgres", "schema", "cluster", "vector_store", "object_store", "embeddings", "credentials_key" })
+        {
+            Assert.Contains(component, health);
+        }
+
+        // The seeded admin still uses ADMIN_DEFAULT_PASSWORD: the overview says so.
+        var warnings = await page.Locator("[data-testid=warning]").AllInnerTextsAsync();
+        Assert.Contains(warnings, w => w.Contains("admin password is still the default", StringComparison.Ordinal));
+        await BrowserFixture.ScreenshotAsync(page, "overview");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Upload_of_three_files_shows_two_indexed_and_the_broken_one_failed_with_its_reason()
+    {
+        var page = await fx.LoginAsync();
+        await page.GotoAsync("/documents");
+        await page.Locator("[data-testid=documents-table]").WaitForAsync();
+        var corpus = TestApp.CorpusFiles();
+        var latin1 = Encoding.Latin1.GetBytes("Résumé de la procédure : déposer le dossier à la mairie, où l'agent vérifie les pièces. Délai : deux à trois semaines.");
+        await page.Locator("input[type=file]").SetInputFilesAsync(new[]
+        {
+            new FilePayload { Name = "F3079.txt", MimeType = "text/plain", Buffer = corpus.Single(f => f.Name == "F3079.txt").Content },
+            new FilePayload { Name = "F33267.txt", MimeType = "text/plain", Buffer = corpus.Single(f => f.Name == "F33267.txt").Content },
+            new FilePayload { Name = "broken-latin1.txt", MimeType = "text/plain", Buffer = latin1 },
+        });
+
+        // Live progress until the batch ends; ingestion embeds on the CPU, so this may take a while here.
+        var status = page.Locator("[data-testid=batch-status]");
+        await Assertions.Expect(status).ToContainTextAsync("completed_with_errors", new() { Timeout = 180_000 });
+        var documents = page.Locator("[data-testid=batch-doc]");
+        Assert.Equal(3, await documents.CountAsync());
+        Assert.Equal(2, await page.Locator("[data-testid=batch-doc][data-status=indexed]").CountAsync());
+        var failed = page.Locator("[data-testid=batch-doc][data-status=failed]");
+        Assert.Equal(1, await failed.CountAsync());
+        var reason = await failed.InnerTextAsync();
+        Assert.Contains("broken-latin1.txt", reason);
+        Assert.Contains("invalid_encoding", reason);
+        Assert.Contains("Latin-1", reason);
+
+        // The list below shows them too, with the error code on the failed one.
+        var table = page.Locator("[data-testid=documents-table]");
+        await Assertions.Expect(table).ToContainTextAsync("broken-latin1.txt");
+        await Assertions.Expect(table).ToContainTextAsync("invalid_encoding");
+        await BrowserFixture.ScreenshotAsync(page, "documents-upload");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Playground_answer_shows_citations_and_clicking_S2_resolves_the_follow_up()
+    {
+        var page = await fx.LoginAsync();
+        await page.GotoAsync("/playground");
+        var question = page.Locator("[data-testid=pg-question] input, input[data-testid=pg-question]").First;
+        await question.FillAsync("Comment faire une donation au dernier vivant ?");
+        await page.ClickAsync("[data-testid=pg-ask]");
+
+        var s2 = page.Locator("[data-testid=pg-section-S2]");
+        await s2.WaitForAsync();
+        Assert.True(await page.Locator("[data-testid=pg-citation]").CountAsync() > 0);
+        await Assertions.Expect(page.Locator("[data-testid=pg-citation]").First).ToContainTextAsync("F2767.txt");
+        await BrowserFixture.ScreenshotAsync(page, "playground-answer");
+
+        await s2.ClickAsync();
+        var followUp = page.Locator("[data-testid=pg-followup]");
+        await Assertions.Expect(followUp).ToContainTextAsync("S2");
+        await Assertions.Expect(followUp).ToContainTextAsync("sid");
+        Assert.Equal(2, await page.Locator("[data-testid=pg-turn]").CountAsync());
+        await BrowserFixture.ScreenshotAsync(page, "playground-follow-up");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Added_credential_is_shown_masked_and_its_key_never_reaches_the_page()
+    {
+        const string key = "sk-or-v1-0123456789abcdef0123456789abcdef-tail9876";
+
+        // In a tenant of its own: with a key, the default tenant's answers would go to OpenRouter, unreachable here.
+        var (_, email, password, client) = await fx.CreateTenantAsync("cred");
+        client.Dispose();
+        var page = await fx.LoginAsync(email, password);
+        await page.GotoAsync("/llm");
+        await page.Locator("[data-testid=credentials-table]").WaitForAsync();
+        await page.Locator("[data-testid=credential-label] input, input[data-testid=credential-label]").First.FillAsync("main key");
+        await page.Locator("[data-testid=credential-key] input, input[data-testid=credential-key]").First.FillAsync(key);
+        await page.ClickAsync("[data-testid=credential-add]");
+
+        var masked = page.Locator("[data-testid=credential-masked]");
+        await Assertions.Expect(masked).ToContainTextAsync("9876");
+        Assert.DoesNotContain("0123456789abcdef", await masked.InnerTextAsync());
+        await Assertions.Expect(page.Locator("[data-testid=credential-status]")).ToContainTextAsync("readable");
+        await BrowserFixture.ScreenshotAsync(page, "credentials");
+
+        // Nothing of the secret in the rendered page, once the form is cleared.
+        Assert.DoesNotContain("0123456789abcdef", await page.ContentAsync());
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_setting_out_of_range_is_refused_with_the_products_message_and_nothing_is_saved()
+    {
+        var page = await fx.LoginAsync();
+        await page.GotoAsync("/settings");
+        var retrieveK = page.Locator("[data-testid=retrieve-k] input, input[data-testid=retrieve-k]").First;
+        await retrieveK.WaitForAsync();
+        var before = await retrieveK.InputValueAsync();
+        await retrieveK.FillAsync("99");
+        await retrieveK.BlurAsync();
+        await page.ClickAsync("[data-testid=settings-save]");
+
+        var message = page.Locator("[data-testid=settings-message]");
+        await Assertions.Expect(message).ToContainTextAsync("invalid_setting");
+        await Assertions.Expect(message).ToContainTextAsync("retrieve_k must be between 4 and 50");
+        Assert.DoesNotContain("   at ", await message.InnerTextAsync());
+        await BrowserFixture.ScreenshotAsync(page, "settings-invalid");
+
+        var saved = await System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<System.Text.Json.Nodes.JsonNode>(fx.Admin, "/api/admin/settings");
+        Assert.Equal(before, saved!["retrieve_k"]!.ToString());
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Member_cannot_open_admin_pages_nor_the_dashboard()
+    {
+        var page = await fx.LoginAsync(BrowserFixture.MemberEmail, BrowserFixture.MemberPassword);
+        await page.Locator("[data-testid=denied]").WaitForAsync();
+        foreach (var path in new[] { "/", "/documents", "/llm", "/settings", "/users", "/dashboard/" })
+        {
+            var response = await page.GotoAsync(path);
+            Assert.Contains("/denied", page.Url);
+            Assert.Equal(403, response!.Status);
+            await page.Locator("[data-testid=denied]").WaitForAsync();
+        }
+
+        Assert.Equal(0, await page.Locator("[data-testid=documents-table]").CountAsync());
+        await BrowserFixture.ScreenshotAsync(page, "member-denied");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Pages_speak_the_browser_language_and_the_switch_changes_it()
+    {
+        var page = await fx.LoginAsync(locale: "fr-FR");
+        await Assertions.Expect(page.Locator("body")).ToContainTextAsync("Vue d'ensemble");
+        await BrowserFixture.ScreenshotAsync(page, "overview-fr");
+
+        await page.ClickAsync("[data-testid=language]");
+        await Assertions.Expect(page.Locator("body")).ToContainTextAsync("Overview");
+        await page.Context.CloseAsync();
+
+        var anonymous = await fx.Browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = fx.App.BaseAddress.ToString(), Locale = "fr-FR" });
+        await anonymous.GotoAsync("/login");
+        await Assertions.Expect(anonymous.Locator("[data-testid=login-submit]")).ToContainTextAsync("Se connecter");
+        await anonymous.FillAsync("#email", TestApp.AdminEmail);
+        await anonymous.FillAsync("#password", "not-the-password-at-all");
+        await anonymous.ClickAsync("[data-testid=login-submit]");
+        await Assertions.Expect(anonymous.Locator("[data-testid=login-error]")).ToContainTextAsync("invalid_credentials");
+        await anonymous.Context.CloseAsync();
+    }
+}
