@@ -55,6 +55,9 @@ public sealed class NexusSettings
     /// <summary>NEXUS_ALLOW_PRIVATE_LLM_URLS: tenant providers may point at loopback or private addresses (off by default).</summary>
     public bool AllowPrivateLlmUrls { get; init; }
 
+    /// <summary>Ingestion leases, retries and parallelism, and the embedding model's share of the cores.</summary>
+    public AuroraNexus.Grains.Ingestion.IngestionOptions Ingestion { get; init; } = new();
+
     public string ObjectsDirectory => Path.Combine(DataDirectory, "objects");
     public string PostgresDirectory => Path.Combine(DataDirectory, "pg");
 
@@ -99,6 +102,7 @@ public sealed class NexusSettings
             PublicDomain = Value(config, "PUBLIC_DOMAIN"),
             MaxUploadBytes = Long(config, "NEXUS_MAX_UPLOAD_BYTES", 50L * 1024 * 1024),
             AllowPrivateLlmUrls = Bool(config, EndpointGuard.AllowVariable),
+            Ingestion = AuroraNexus.Grains.Ingestion.IngestionOptions.Load(config),
         };
     }
 
