@@ -45,24 +45,15 @@ public sealed partial class ChunkWorkerGrain(
     private async Task<DocumentOutcome> ProcessClaimedAsync(DocumentWork work, CancellationToken ct)
     {
         var doc = work.Document;
-        var claim = await repository.ClaimDocumentAsync(work.TenantId, doc.DocumentId, ct);
+        var claim = await repository.ClaimDocumentAsync(work.TenantId, doc.DocumentId, options.MaxAttempts, ct);
         if (!claim.Claimed)
         {
-            return Outcome(claim.Current);
+            return claim.Current is { } last && !DocumentStatuses.IsTerminal(last.Status)
+                ? await GiveUpAsync(work, last, ct)
+                : Outcome(claim.Current);
         }
 
         var attempt = claim.Attempt;
-        if (attempt > options.MaxAttempts)
-        {
-            var last = await repository.GetBatchDocumentAsync(work.TenantId, doc.DocumentId, ct);
-            var cause = last?.ErrorCode is { } code
-                ? $"last error: {code} ({last.ErrorMessage})"
-                : "each attempt was lost with the silo running it (stopped or killed while working on this file)";
-            return await FailAsync(work, attempt, "processing_failed",
-                $"indexing was tried {attempt - 1} times without success; {cause}. Check the file (it may be too large or malformed for the extractor) and upload it again; if it keeps failing, the silo logs name document {doc.DocumentId}.",
-                ct);
-        }
-
         using var owned = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var heartbeat = HeartbeatAsync(work.TenantId, doc.DocumentId, attempt, owned);
         try
@@ -142,6 +133,23 @@ public sealed partial class ChunkWorkerGrain(
         await grains.GetGrain<AuroraNexus.Grains.Conversation.IAnswerCacheGrain>(work.TenantId).InvalidateAsync(CancellationToken.None);
         LogIndexed(logger, work.TenantId, doc.DocumentId, stored.Count, attempt);
         return new DocumentOutcome(DocumentStatuses.Indexed, stored.Count, null, null, Retryable: false);
+    }
+
+    /// <summary>Out of attempts: the document fails with the last error its attempts left, and nothing of it stays searchable.</summary>
+    private async Task<DocumentOutcome> GiveUpAsync(DocumentWork work, BatchDocumentRow last, CancellationToken ct)
+    {
+        var cause = last.ErrorCode is { } code
+            ? $"the last one failed with {code} ({last.ErrorMessage})"
+            : "each was lost with the silo running it (stopped or killed while working on this file)";
+        var message = $"indexing was tried {last.Attempts} times without success; {cause}. Check the file (it may be too large or malformed for the extractor) and upload it again; if it keeps failing, the silo logs name document {work.Document.DocumentId}.";
+        if (!await repository.GiveUpDocumentAsync(work.TenantId, work.Document.DocumentId, "processing_failed", message, ct))
+        {
+            return Outcome(await repository.GetBatchDocumentAsync(work.TenantId, work.Document.DocumentId, CancellationToken.None));
+        }
+
+        await grains.GetGrain<IVectorIndexGrain>(work.TenantId).RemoveDocumentAsync(work.Document.DocumentId, CancellationToken.None);
+        LogFailed(logger, work.TenantId, work.Document.DocumentId, "processing_failed");
+        return new DocumentOutcome(DocumentStatuses.Failed, 0, "processing_failed", message, Retryable: false);
     }
 
     /// <summary>Keeps the claim alive; cancels the work as soon as the claim is no longer this attempt's.</summary>

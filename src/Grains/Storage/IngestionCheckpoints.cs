@@ -47,20 +47,22 @@ public sealed partial class IngestionRepository
     }
 
     /// <summary>
-    /// Starts a new attempt on a document that is not finished: one more attempt is counted, whatever happens next
-    /// (a silo killed while it runs has still used it). Waits for an attempt that is writing its chunks to commit.
+    /// Starts a new attempt on a document that is not finished and has attempts left: one more attempt is counted,
+    /// whatever happens next (a silo killed while it runs has still used it). Waits for an attempt that is writing its
+    /// chunks to commit. Not claimed: <see cref="DocumentClaim.Current"/> is finished, gone (null), or out of attempts.
     /// </summary>
-    public async Task<DocumentClaim> ClaimDocumentAsync(string tenantId, Guid documentId, CancellationToken ct)
+    public async Task<DocumentClaim> ClaimDocumentAsync(string tenantId, Guid documentId, int maxAttempts, CancellationToken ct)
     {
         await using (var cmd = db.CreateCommand(
             """
             UPDATE documents SET status = 'processing', attempts = attempts + 1, updated_at = now()
-            WHERE tenant_id = @t AND id = @id AND status IN ('queued', 'processing')
+            WHERE tenant_id = @t AND id = @id AND status IN ('queued', 'processing') AND attempts < @max
             RETURNING attempts
             """))
         {
             cmd.Parameters.AddWithValue("t", tenantId);
             cmd.Parameters.AddWithValue("id", documentId);
+            cmd.Parameters.AddWithValue("max", maxAttempts);
             if (await cmd.ExecuteScalarAsync(ct) is int attempt)
             {
                 return new DocumentClaim(attempt, null);
