@@ -168,6 +168,7 @@ public sealed partial class IngestionBatchGrain(
         var lostCalls = new Dictionary<Guid, int>();
         IReadOnlyList<BatchDocumentRow> rows = [];
         var refreshed = DateTime.MinValue;
+        LogDriving(logger, s.TenantId, batchId, RuntimeIdentity);
         try
         {
             while (!Stopping(ct))
@@ -329,6 +330,9 @@ public sealed partial class IngestionBatchGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Batch {BatchId} of tenant {TenantId} was never started; rebuilt from its {Count} documents")]
     private static partial void LogRebuilt(ILogger logger, string tenantId, Guid batchId, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Batch {BatchId} of tenant {TenantId} driven by silo {Silo}")]
+    private static partial void LogDriving(ILogger logger, string tenantId, Guid batchId, string silo);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Batch {BatchId} of tenant {TenantId}: its driver stopped beating; restarted")]
     private static partial void LogRestarted(ILogger logger, string tenantId, Guid batchId);

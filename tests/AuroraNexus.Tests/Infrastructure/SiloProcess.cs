@@ -89,6 +89,16 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGKILL: the silo dies at once, as on a crash or an OOM kill, without leaving the cluster.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
