@@ -98,13 +98,14 @@ public sealed partial class ChunkWorkerGrain(
                 "the uploaded file is no longer in the object store; upload it again", ct);
         }
 
-        var extracted = TextExtractor.Extract(doc.FileName, bytes);
+        // Extraction and chunking take up to seconds of CPU on a large file: off the activation's turn.
+        var extracted = await Task.Run(() => TextExtractor.Extract(doc.FileName, bytes), ct);
         if (!extracted.Ok)
         {
             return await FailAsync(work, attempt, extracted.ErrorCode ?? "extraction_failed", extracted.ErrorMessage ?? "extraction failed", ct);
         }
 
-        var chunks = chunker.Split(extracted.Text!);
+        var chunks = await Task.Run(() => chunker.Split(extracted.Text!), ct);
         if (chunks.Count == 0)
         {
             return await FailAsync(work, attempt, "no_extractable_text", "the file contains no text that can be indexed", ct);
