@@ -39,6 +39,7 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
     private readonly SemaphoreSlim _questionRuns = new(1, 1);
     private int _freeRuns;
     private long _sequence;
+    private long _bulkRuns;
     private readonly Lazy<InferenceSession> _session;
     private bool _disposed;
 
@@ -66,6 +67,9 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
     public int MaxInputTokens => _tokenizer.MaxInputTokens;
 
     public bool IsLoaded => _session.IsValueCreated;
+
+    /// <summary>Model runs made for bulk callers so far (how well their texts were batched).</summary>
+    internal long BulkRuns => Interlocked.Read(ref _bulkRuns);
 
     public int CountTokens(string text) => _tokenizer.CountTokens(text);
 
@@ -176,6 +180,7 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
     {
         try
         {
+            Interlocked.Increment(ref _bulkRuns);
             Run(batch, CancellationToken.None);
             foreach (var owner in batch.Select(p => p.Owner).Distinct())
             {
