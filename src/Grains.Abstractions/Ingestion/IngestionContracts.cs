@@ -20,7 +20,10 @@ public static class DocumentStatuses
     public const string Duplicate = "duplicate";
     public const string Failed = "failed";
 
-    public static bool IsTerminal(string status) => status is Indexed or Duplicate or Failed;
+    /// <summary>Only an outcome of work: the document was deleted while it was being indexed and no longer exists.</summary>
+    public const string Deleted = "deleted";
+
+    public static bool IsTerminal(string status) => status is Indexed or Duplicate or Failed or Deleted;
 }
 
 [GenerateSerializer, Immutable, Alias("nexus.PlannedDocument")]
@@ -60,11 +63,19 @@ public interface IIngestionBatchGrain : IGrainWithGuidKey
 {
     [Alias("Start")]
     Task StartAsync(BatchPlan plan, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Makes sure a batch that is not finished is being driven (idempotent): called by the sweep that finds batches
+    /// whose driver went silent. A batch recorded without ever being started (its upload request died in between) is
+    /// rebuilt from its documents.
+    /// </summary>
+    [Alias("Resume")]
+    Task ResumeAsync(string tenantId, CancellationToken cancellationToken = default);
 }
 
-/// <summary>Stateless: extract → normalise → chunk → embed → index one document.</summary>
+/// <summary>One attempt at one document: extract → normalise → chunk → embed → index. Keyed by a fresh id per attempt.</summary>
 [Alias("nexus.IChunkWorkerGrain")]
-public interface IChunkWorkerGrain : IGrainWithIntegerKey
+public interface IChunkWorkerGrain : IGrainWithGuidKey
 {
     /// <remarks>A large document takes minutes to embed on a small machine: the default 30 s response timeout would
     /// fail it while the work goes on, so this call waits as long as the work can reasonably take.</remarks>

@@ -65,7 +65,9 @@ public static class NexusServices
     /// <summary>What grains need on a silo: embeddings, chunking, retrieval, the answer writer.</summary>
     public static IServiceCollection AddNexusGrainServices(this IServiceCollection services)
     {
-        services.AddSingleton<MiniLmEmbedder>();
+        // One embedder per silo: its run slots are the silo-wide bound on ONNX work, whatever the number of workers.
+        services.AddSingleton(sp => sp.GetRequiredService<NexusSettings>().Ingestion);
+        services.AddSingleton(sp => new MiniLmEmbedder(sp.GetRequiredService<IngestionOptions>().Embedding));
         services.AddSingleton<IEmbedder>(sp => sp.GetRequiredService<MiniLmEmbedder>());
         services.AddSingleton(sp => new Chunker(sp.GetRequiredService<IEmbedder>(), new ChunkerOptions()));
         services.AddSingleton<LexicalSearch>();
@@ -73,6 +75,7 @@ public static class NexusServices
         services.AddHttpClient<ChatCompletionsClient>();
         services.AddSingleton<IAnswerWriter, TenantAnswerWriter>();
         services.TryAddSingleton(TimeProvider.System);
+        services.AddHostedService<IngestionSweeper>();
         return services;
     }
 }

@@ -73,6 +73,9 @@ public sealed class NexusSettings
     /// <summary>ORLEANS_MISSED_PROBES_LIMIT: missed probes before a silo is suspected; unset = Orleans' default (3).</summary>
     public int? MissedProbesLimit { get; init; }
 
+    /// <summary>Ingestion leases, retries and parallelism, and the embedding model's share of the cores.</summary>
+    public AuroraNexus.Grains.Ingestion.IngestionOptions Ingestion { get; init; } = new();
+
     public string ObjectsDirectory => Path.Combine(DataDirectory, "objects");
     public string PostgresDirectory => Path.Combine(DataDirectory, "pg");
 
@@ -130,6 +133,7 @@ public sealed class NexusSettings
             MissedProbesLimit = Value(config, "ORLEANS_MISSED_PROBES_LIMIT") is null
                 ? null
                 : (int)Math.Min(Long(config, "ORLEANS_MISSED_PROBES_LIMIT", 3), 100),
+            Ingestion = AuroraNexus.Grains.Ingestion.IngestionOptions.Load(config),
         };
     }
 

@@ -4,7 +4,6 @@ using AuroraNexus.Grains.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-
 namespace AuroraNexus.Grains.Ingestion;
 
 [GenerateSerializer, Alias("nexus.BatchDocumentState")]
@@ -23,24 +22,35 @@ public sealed class BatchState
     [Id(0)] public string TenantId { get; set; } = "";
     [Id(1)] public string CallerApp { get; set; } = "";
     [Id(2)] public string Status { get; set; } = BatchStatuses.Queued;
+
+    /// <summary>The plan as uploaded. Progress is not kept here: each document's row in PostgreSQL is its checkpoint.</summary>
     [Id(3)] public List<BatchDocumentState> Documents { get; set; } = [];
 }
 
 /// <summary>
-/// Drives a batch: documents go to chunk workers a few at a time; the state is checkpointed after each document;
-/// a reminder brings the batch back on another silo if the one running it dies.
+/// Drives a batch: documents go to chunk workers across the cluster, a few at a time. Each document's row is its
+/// checkpoint (status, attempts, heartbeat), so whichever activation drives the batch, after any silo loss, starts
+/// from what is really done: finished documents are not redone, documents another silo is still working on are
+/// waited for, silent ones are tried again, and a document that keeps failing ends failed with its last error.
 /// </summary>
+/// <remarks>
+/// The driver beats a heartbeat on the batch row; the <see cref="IngestionSweeper"/> of every silo resumes a batch
+/// whose heartbeat stopped (its silo died, or its loop hangs), and a reminder does the same once a minute.
+/// </remarks>
 public sealed partial class IngestionBatchGrain(
     [PersistentState("ingestBatch", "nexus")] IPersistentState<BatchState> state,
     IngestionRepository repository,
+    IngestionOptions options,
     IHostApplicationLifetime lifetime,
     ILogger<IngestionBatchGrain> logger) : Grain, IIngestionBatchGrain, IRemindable
 {
     private const string ResumeReminder = "resume";
-    private const int MaxAttempts = 3;
-    private const int Parallelism = 2;
     private Task? _running;
+    private CancellationTokenSource? _runCancellation;
+    private DateTime _lastBeat;
     private bool _stopping;
+
+    private sealed record InFlight(Task<DocumentOutcome> Call, CancellationTokenSource Cancel, DateTime Since);
 
     public async Task StartAsync(BatchPlan plan, CancellationToken cancellationToken = default)
     {
@@ -62,6 +72,47 @@ public sealed partial class IngestionBatchGrain(
         EnsureRunning();
     }
 
+    public async Task ResumeAsync(string tenantId, CancellationToken cancellationToken = default)
+    {
+        var batchId = this.GetPrimaryKey();
+        if (!state.RecordExists)
+        {
+            var callerApp = await repository.GetBatchCallerAppAsync(tenantId, batchId, cancellationToken);
+            if (callerApp is null)
+            {
+                return;
+            }
+
+            var rows = await repository.ListBatchDocumentsAsync(tenantId, batchId, cancellationToken);
+            LogRebuilt(logger, tenantId, batchId, rows.Count);
+            await StartAsync(new BatchPlan(tenantId, callerApp, [.. rows.Select(r =>
+                new PlannedDocument(r.Id, r.FileName, r.ObjectKey, r.SizeBytes, r.Status, r.ErrorCode))]), cancellationToken);
+            return;
+        }
+
+        if (state.State.TenantId != tenantId)
+        {
+            return;
+        }
+
+        if (IsFinished(state.State.Status))
+        {
+            // Finished here but not recorded (the silo died in between): record it now.
+            await repository.SetBatchStatusAsync(tenantId, batchId, state.State.Status, finished: true, cancellationToken);
+            return;
+        }
+
+        if (_running is { IsCompleted: false } && DateTime.UtcNow - _lastBeat > options.Lease * 2)
+        {
+            // The loop stopped beating without ending: give up on it and start a fresh one.
+            LogRestarted(logger, tenantId, batchId);
+            await (_runCancellation?.CancelAsync() ?? Task.CompletedTask);
+            _running = null;
+        }
+
+        EnsureRunning();
+    }
+
     public Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (state.RecordExists && !IsFinished(state.State.Status))
@@ -79,7 +130,7 @@ public sealed partial class IngestionBatchGrain(
             return;
         }
 
-        // A grain timer (interleaving) keeps the work on the grain's scheduler without blocking progress queries;
+        // A grain timer (interleaving) keeps the work on the grain's scheduler without blocking other calls;
         // the batch may outlast the idle-collection age, so the activation is kept while it runs.
         DelayDeactivation(TimeSpan.FromHours(2));
         this.RegisterGrainTimer(
@@ -88,11 +139,22 @@ public sealed partial class IngestionBatchGrain(
             new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { Interleave = true, KeepAlive = true });
     }
 
-    private Task RunOnceAsync(CancellationToken ct) => _running is { IsCompleted: false } ? _running : _running = RunAsync(ct);
+    private Task RunOnceAsync(CancellationToken ct)
+    {
+        if (_running is { IsCompleted: false })
+        {
+            return _running;
+        }
+
+        _runCancellation?.Dispose();
+        _runCancellation = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        _lastBeat = DateTime.UtcNow;
+        return _running = RunAsync(_runCancellation.Token);
+    }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        // Documents in flight finish or fail on their own; nothing new is dispatched, and the reminder resumes the rest.
+        // Nothing new is dispatched; documents in flight finish on their own and the next driver picks them up.
         _stopping = true;
         return Task.CompletedTask;
     }
@@ -101,71 +163,151 @@ public sealed partial class IngestionBatchGrain(
     {
         var s = state.State;
         var batchId = this.GetPrimaryKey();
-        await repository.SetBatchStatusAsync(s.TenantId, batchId, BatchStatuses.Running, finished: false, ct);
-        var pending = new Queue<BatchDocumentState>(s.Documents.Where(d => !DocumentStatuses.IsTerminal(d.Status)));
-        var inFlight = new List<(BatchDocumentState Doc, Task<DocumentOutcome> Task)>();
-        while (inFlight.Count > 0 || (pending.Count > 0 && !Stopping(ct)))
+        var inFlight = new Dictionary<Guid, InFlight>();
+        var notBefore = new Dictionary<Guid, DateTime>();
+        var lostCalls = new Dictionary<Guid, int>();
+        IReadOnlyList<BatchDocumentRow> rows = [];
+        var refreshed = DateTime.MinValue;
+        LogDriving(logger, s.TenantId, batchId, RuntimeIdentity);
+        try
         {
-            while (inFlight.Count < Parallelism && !Stopping(ct) && pending.TryDequeue(out var next))
+            while (!Stopping(ct))
             {
-                next.Attempts++;
-                next.Status = DocumentStatuses.Processing;
-                var worker = GrainFactory.GetGrain<IChunkWorkerGrain>(0);
-                inFlight.Add((next, worker.ProcessAsync(new DocumentWork(s.TenantId, s.CallerApp, batchId, next.Document, next.Attempts), ct)));
-            }
-
-            var done = await Task.WhenAny(inFlight.Select(f => f.Task));
-            var index = inFlight.FindIndex(f => f.Task == done);
-            var doc = inFlight[index].Doc;
-            inFlight.RemoveAt(index);
-            try
-            {
-                var outcome = await done;
-                doc.Status = outcome.Status;
-                AuroraNexus.Grains.Operations.NexusMetrics.DocumentIngested(s.TenantId, outcome.Status);
-                doc.Chunks = outcome.ChunkCount;
-                doc.ErrorCode = outcome.ErrorCode;
-            }
-            catch (Exception) when (Stopping(ct))
-            {
-                // The silo is going away: this attempt does not count against the document.
-                doc.Attempts--;
-                doc.Status = DocumentStatuses.Queued;
-            }
-            catch (Exception ex)
-            {
-                LogAttemptFailed(logger, ex, s.TenantId, batchId, doc.Document.DocumentId, doc.Attempts);
-                if (doc.Attempts < MaxAttempts)
+                var now = DateTime.UtcNow;
+                if (now - refreshed >= options.Heartbeat || inFlight.Count < options.Parallelism)
                 {
-                    doc.Status = DocumentStatuses.Queued;
-                    pending.Enqueue(doc);
+                    await repository.TouchBatchAsync(s.TenantId, batchId, ct);
+                    rows = await repository.ListBatchDocumentsAsync(s.TenantId, batchId, ct);
+                    refreshed = now;
+                    _lastBeat = now;
                 }
-                else
+
+                var open = rows.Where(r => !DocumentStatuses.IsTerminal(r.Status)).ToList();
+                foreach (var row in open.Where(r => inFlight.ContainsKey(r.Id)))
                 {
-                    doc.Status = DocumentStatuses.Failed;
-                    AuroraNexus.Grains.Operations.NexusMetrics.DocumentIngested(s.TenantId, DocumentStatuses.Failed);
-                    doc.ErrorCode = "processing_failed";
-                    // A failed document is never searchable: drop whatever a partial attempt wrote.
-                    await repository.DeleteChunksAsync(s.TenantId, doc.Document.DocumentId, CancellationToken.None);
-                    await ((IVectorStore)ServiceProvider.GetService(typeof(IVectorStore))!).DeleteDocumentAsync(s.TenantId, doc.Document.DocumentId, CancellationToken.None);
-                    await GrainFactory.GetGrain<AuroraNexus.Grains.Conversation.IAnswerCacheGrain>(s.TenantId).InvalidateAsync(CancellationToken.None);
-                    await repository.SetDocumentStateAsync(s.TenantId, doc.Document.DocumentId, DocumentStatuses.Failed, 0,
-                        "processing_failed", $"indexing failed {doc.Attempts} times; last error: {ex.GetType().Name}. Retry the upload; if it keeps failing, check the silo logs for document {doc.Document.DocumentId}.",
-                        doc.Attempts, CancellationToken.None);
+                    var call = inFlight[row.Id];
+                    var silent = TimeSpan.FromSeconds(Math.Min(row.IdleSeconds, (now - call.Since).TotalSeconds));
+                    if (silent > options.Lease)
+                    {
+                        // The worker's silo died or hangs: its claim is left to lapse and the document is tried again.
+                        LogLost(logger, s.TenantId, batchId, row.Id, row.Attempts);
+                        await call.Cancel.CancelAsync();
+                        inFlight.Remove(row.Id);
+                        lostCalls[row.Id] = lostCalls.GetValueOrDefault(row.Id) + 1;
+                    }
+                }
+
+                if (open.Count == 0 && inFlight.Count == 0)
+                {
+                    await FinishAsync(rows, batchId, ct);
+                    return;
+                }
+
+                foreach (var row in open)
+                {
+                    if (inFlight.Count >= options.Parallelism)
+                    {
+                        break;
+                    }
+
+                    if (inFlight.ContainsKey(row.Id) || notBefore.GetValueOrDefault(row.Id) > now)
+                    {
+                        continue;
+                    }
+
+                    // Claimed by an earlier driver and still beating: another silo is working on it; wait for it.
+                    if (row.Status == DocumentStatuses.Processing && row.IdleSeconds < options.Lease.TotalSeconds && !lostCalls.ContainsKey(row.Id))
+                    {
+                        continue;
+                    }
+
+                    if (lostCalls.GetValueOrDefault(row.Id) > options.MaxAttempts * 3)
+                    {
+                        // Attempts that never even started (no silo took the work): stop rather than loop forever.
+                        await GiveUpAsync(s.TenantId, row.Id, "processing_stalled",
+                            $"no silo completed the work on this file after {lostCalls[row.Id]} tries; check that the silos are healthy (GET /health on each) and upload it again.");
+                        continue;
+                    }
+
+                    var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    var work = new DocumentWork(s.TenantId, s.CallerApp, batchId,
+                        new PlannedDocument(row.Id, row.FileName, row.ObjectKey, row.SizeBytes, row.Status, row.ErrorCode), row.Attempts + 1);
+                    inFlight[row.Id] = new InFlight(
+                        GrainFactory.GetGrain<IChunkWorkerGrain>(Guid.NewGuid()).ProcessAsync(work, cancel.Token), cancel, now);
+                }
+
+                if (inFlight.Count == 0)
+                {
+                    await Task.Delay(options.Heartbeat / 2, ct);
+                    refreshed = DateTime.MinValue;
+                    continue;
+                }
+
+                var tick = Task.Delay(options.Heartbeat, ct);
+                var done = await Task.WhenAny(inFlight.Values.Select(f => (Task)f.Call).Append(tick));
+                foreach (var (id, call) in inFlight.Where(f => f.Value.Call.IsCompleted).ToList())
+                {
+                    inFlight.Remove(id);
+                    call.Cancel.Dispose();
+                    try
+                    {
+                        var outcome = await call.Call;
+                        if (DocumentStatuses.IsTerminal(outcome.Status))
+                        {
+                            AuroraNexus.Grains.Operations.NexusMetrics.DocumentIngested(s.TenantId, outcome.Status);
+                        }
+
+                        if (outcome.Retryable)
+                        {
+                            var row = rows.FirstOrDefault(r => r.Id == id);
+                            notBefore[id] = DateTime.UtcNow + TimeSpan.FromSeconds(Math.Min(30, 1 << Math.Min(5, row?.Attempts ?? 1)));
+                        }
+                    }
+                    catch (Exception ex) when (!Stopping(ct))
+                    {
+                        // The call itself failed (silo lost, timeout): the claim, if any, was counted; try again.
+                        LogAttemptFailed(logger, ex, s.TenantId, batchId, id);
+                        lostCalls[id] = lostCalls.GetValueOrDefault(id) + 1;
+                        notBefore[id] = DateTime.UtcNow + options.Heartbeat;
+                    }
+                    catch (Exception)
+                    {
+                        // Stopping: the call failed because this silo is leaving; the next driver looks at the document.
+                    }
                 }
             }
-
-            await state.WriteStateAsync(CancellationToken.None);
         }
-
-        if (s.Documents.Any(d => !DocumentStatuses.IsTerminal(d.Status)))
+        catch (OperationCanceledException) when (Stopping(ct))
         {
-            return;
+            // Deactivation or a restarted driver: the next one starts from the checkpoints.
         }
+        finally
+        {
+            foreach (var call in inFlight.Values)
+            {
+                // Abandoned calls still complete; their outcome is in the checkpoint table, not here.
+                _ = call.Call.ContinueWith(static t => t.Exception, TaskScheduler.Default);
+            }
+        }
+    }
 
-        s.Status = s.Documents.All(d => d.Status == DocumentStatuses.Failed) && s.Documents.Count > 0
-            ? BatchStatuses.Failed
-            : s.Documents.Any(d => d.Status == DocumentStatuses.Failed) ? BatchStatuses.CompletedWithErrors : BatchStatuses.Completed;
+    private async Task GiveUpAsync(string tenantId, Guid documentId, string code, string message)
+    {
+        if (await repository.GiveUpDocumentAsync(tenantId, documentId, code, message, CancellationToken.None))
+        {
+            // A failed document is never searchable: drop whatever a partial attempt left in the index.
+            await ((IVectorStore)ServiceProvider.GetService(typeof(IVectorStore))!).DeleteDocumentAsync(tenantId, documentId, CancellationToken.None);
+            AuroraNexus.Grains.Operations.NexusMetrics.DocumentIngested(tenantId, DocumentStatuses.Failed);
+        }
+    }
+
+    private async Task FinishAsync(IReadOnlyList<BatchDocumentRow> rows, Guid batchId, CancellationToken ct)
+    {
+        var s = state.State;
+        s.Status = rows.Count == 0 && s.Documents.Count > 0 ? BatchStatuses.Cancelled
+            : rows.Count > 0 && rows.All(d => d.Status == DocumentStatuses.Failed) ? BatchStatuses.Failed
+            : rows.Any(d => d.Status == DocumentStatuses.Failed) ? BatchStatuses.CompletedWithErrors
+            : BatchStatuses.Completed;
         await state.WriteStateAsync(ct);
         await repository.SetBatchStatusAsync(s.TenantId, batchId, s.Status, finished: true, ct);
         if (await this.GetReminder(ResumeReminder) is { } reminder)
@@ -173,7 +315,7 @@ public sealed partial class IngestionBatchGrain(
             await this.UnregisterReminder(reminder);
         }
 
-        LogFinished(logger, s.TenantId, batchId, s.Status);
+        LogFinished(logger, s.TenantId, batchId, s.Status, rows.Count(d => d.Status == DocumentStatuses.Indexed), rows.Count);
     }
 
     // The host stopping comes first: worker calls then fail because the silo is leaving, not because of the document.
@@ -183,9 +325,21 @@ public sealed partial class IngestionBatchGrain(
     private static bool IsFinished(string status) =>
         status is BatchStatuses.Completed or BatchStatuses.CompletedWithErrors or BatchStatuses.Failed or BatchStatuses.Cancelled;
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Batch {BatchId} of tenant {TenantId}: document {DocumentId} attempt {Attempt} failed")]
-    private static partial void LogAttemptFailed(ILogger logger, Exception ex, string tenantId, Guid batchId, Guid documentId, int attempt);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Batch {BatchId} of tenant {TenantId}: the call for document {DocumentId} failed")]
+    private static partial void LogAttemptFailed(ILogger logger, Exception ex, string tenantId, Guid batchId, Guid documentId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Batch {BatchId} of tenant {TenantId} finished: {Status}")]
-    private static partial void LogFinished(ILogger logger, string tenantId, Guid batchId, string status);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Batch {BatchId} of tenant {TenantId}: document {DocumentId} went silent during attempt {Attempt}; trying again")]
+    private static partial void LogLost(ILogger logger, string tenantId, Guid batchId, Guid documentId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Batch {BatchId} of tenant {TenantId} finished: {Status} ({Indexed} of {Total} indexed)")]
+    private static partial void LogFinished(ILogger logger, string tenantId, Guid batchId, string status, int indexed, int total);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Batch {BatchId} of tenant {TenantId} was never started; rebuilt from its {Count} documents")]
+    private static partial void LogRebuilt(ILogger logger, string tenantId, Guid batchId, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Batch {BatchId} of tenant {TenantId} driven by silo {Silo}")]
+    private static partial void LogDriving(ILogger logger, string tenantId, Guid batchId, string silo);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Batch {BatchId} of tenant {TenantId}: its driver stopped beating; restarted")]
+    private static partial void LogRestarted(ILogger logger, string tenantId, Guid batchId);
 }

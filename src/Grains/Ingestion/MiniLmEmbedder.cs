@@ -28,15 +28,18 @@ public sealed record MiniLmOptions
 /// <remarks>
 /// Construction only reads the vocabulary. The model is loaded on the first <see cref="EmbedAsync"/>: about 1 s and
 /// 90 MB for the weights, once per instance, so register one instance per process. Thread-safe: all callers share
-/// <see cref="MiniLmOptions.MaxConcurrency"/> model runs; one call with many texts uses them all. Pass a document's
-/// chunks in one call rather than 32 at a time, so that sorting by length has texts to group.
+/// <see cref="MiniLmOptions.MaxConcurrency"/> model runs (the process-wide bound on ONNX work); one call with many texts
+/// uses them all, and the texts of concurrent callers are batched together by length.
 /// </remarks>
 public sealed class MiniLmEmbedder : IEmbedder, IDisposable
 {
     private readonly MiniLmOptions _options;
     private readonly WordPieceTokenizer _tokenizer = WordPieceTokenizer.MiniLm;
-    private readonly SemaphoreSlim _runs;
+    private readonly List<Pending> _queue = [];
     private readonly SemaphoreSlim _questionRuns = new(1, 1);
+    private int _freeRuns;
+    private long _sequence;
+    private long _bulkRuns;
     private readonly Lazy<InferenceSession> _session;
     private bool _disposed;
 
@@ -52,7 +55,7 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxConcurrency, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.IntraOpThreads, 1);
         _options = options;
-        _runs = new SemaphoreSlim(options.MaxConcurrency, options.MaxConcurrency);
+        _freeRuns = options.MaxConcurrency;
         _session = new Lazy<InferenceSession>(LoadSession, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
@@ -69,6 +72,9 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
 
     public bool IsLoaded => _session.IsValueCreated;
 
+    /// <summary>Model runs made for bulk callers so far (how well their texts were batched).</summary>
+    internal long BulkRuns => Interlocked.Read(ref _bulkRuns);
+
     public int CountTokens(string text) => _tokenizer.CountTokens(text);
 
     public Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, CancellationToken ct) => EmbedAsync(texts, interactive: false, ct);
@@ -84,6 +90,7 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
     {
         ArgumentNullException.ThrowIfNull(texts);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        ct.ThrowIfCancellationRequested();
         var vectors = new float[texts.Count][];
         var ids = new int[texts.Count][];
         for (var i = 0; i < texts.Count; i++)
@@ -91,29 +98,129 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
             ids[i] = _tokenizer.Encode(texts[i] ?? throw new ArgumentException($"text {i} is null", nameof(texts)), MaxInputTokens);
         }
 
-        // Each batch is padded to its longest text: grouping texts of similar length wastes less compute on padding.
-        var order = Enumerable.Range(0, texts.Count).OrderBy(i => ids[i].Length).ToArray();
-        var size = _options.BatchSize;
-        var batches = Enumerable.Range(0, (order.Length + size - 1) / size)
-            .Select(b => order.AsMemory(b * size, Math.Min(size, order.Length - b * size)));
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.MaxConcurrency, CancellationToken = ct };
-
-        // Runs happen on thread-pool threads, never on the caller's (a grain's) scheduler.
-        var slots = interactive ? _questionRuns : _runs;
-        await Parallel.ForEachAsync(batches, parallel, async (batch, token) =>
+        if (texts.Count == 0)
         {
-            await slots.WaitAsync(token);
+            return vectors;
+        }
+
+        if (interactive)
+        {
+            await _questionRuns.WaitAsync(ct);
             try
             {
-                Run(batch.Span, ids, vectors, token);
+                // On a thread-pool thread, never on the caller's (a grain's) scheduler.
+                await Task.Run(() => Run([.. Enumerable.Range(0, texts.Count).Select(i => new Pending(ids[i], vectors, i, null!, 0))], ct), ct);
             }
             finally
             {
-                slots.Release();
+                _questionRuns.Release();
             }
-        });
+
+            return vectors;
+        }
+
+        var request = new Request(texts.Count);
+        lock (_queue)
+        {
+            for (var i = 0; i < texts.Count; i++)
+            {
+                _queue.Add(new Pending(ids[i], vectors, i, request, ++_sequence));
+            }
+        }
+
+        Pump();
+        try
+        {
+            await request.Done.Task.WaitAsync(ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            lock (_queue)
+            {
+                _queue.RemoveAll(p => p.Owner == request);
+            }
+
+            throw;
+        }
 
         return vectors;
+    }
+
+    /// <summary>
+    /// Starts model runs while run slots are free. Each run takes up to <see cref="MiniLmOptions.BatchSize"/> waiting
+    /// texts of similar length, whoever sent them: documents indexed at the same time share batches, so a batch is
+    /// full and little of it is padding even when each document brings only a few chunks. The window always holds the
+    /// text that has waited longest, so no caller starves.
+    /// </summary>
+    private void Pump()
+    {
+        while (true)
+        {
+            Pending[] batch;
+            lock (_queue)
+            {
+                if (_freeRuns == 0 || _queue.Count == 0 || _disposed)
+                {
+                    return;
+                }
+
+                _freeRuns--;
+                var byLength = _queue.OrderBy(p => p.Ids.Length).ThenBy(p => p.Sequence).ToList();
+                var oldest = byLength.IndexOf(byLength.MinBy(p => p.Sequence)!);
+                var size = Math.Min(_options.BatchSize, byLength.Count);
+                var start = Math.Clamp(oldest - size / 2, 0, byLength.Count - size);
+                batch = [.. byLength.Skip(start).Take(size)];
+                foreach (var p in batch)
+                {
+                    _queue.Remove(p);
+                }
+            }
+
+            _ = Task.Run(() => RunQueued(batch));
+        }
+    }
+
+    private void RunQueued(Pending[] batch)
+    {
+        try
+        {
+            Interlocked.Increment(ref _bulkRuns);
+            Run(batch, CancellationToken.None);
+            foreach (var owner in batch.Select(p => p.Owner).Distinct())
+            {
+                if (Interlocked.Add(ref owner.Remaining, -batch.Count(p => p.Owner == owner)) == 0)
+                {
+                    owner.Done.TrySetResult();
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            foreach (var owner in batch.Select(p => p.Owner).Distinct())
+            {
+                owner.Done.TrySetException(ex);
+            }
+        }
+        finally
+        {
+            lock (_queue)
+            {
+                _freeRuns++;
+            }
+
+            Pump();
+        }
+    }
+
+    /// <summary>One text waiting for its vector, and where the vector goes.</summary>
+    private sealed record Pending(int[] Ids, float[][] Vectors, int Index, Request Owner, long Sequence);
+
+    /// <summary>One caller's texts: done when the last of them has its vector.</summary>
+    private sealed class Request(int count)
+    {
+        public int Remaining = count;
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     public void Dispose()
@@ -129,17 +236,16 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
             _session.Value.Dispose();
         }
 
-        _runs.Dispose();
         _questionRuns.Dispose();
     }
 
-    private void Run(ReadOnlySpan<int> batch, int[][] ids, float[][] vectors, CancellationToken ct)
+    private void Run(Pending[] batch, CancellationToken ct)
     {
         var rows = batch.Length;
         var width = 2;
-        foreach (var i in batch)
+        foreach (var p in batch)
         {
-            width = Math.Max(width, ids[i].Length + 2);
+            width = Math.Max(width, p.Ids.Length + 2);
         }
 
         var inputIds = new long[rows * width];
@@ -147,7 +253,7 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
         var types = new long[rows * width];
         for (var r = 0; r < rows; r++)
         {
-            var pieces = ids[batch[r]];
+            var pieces = batch[r].Ids;
             var row = inputIds.AsSpan(r * width, width);
             row.Fill(_tokenizer.PadId);
             row[0] = _tokenizer.ClassifierId;
@@ -182,7 +288,7 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
             var hidden = outputs[0].GetTensorDataAsSpan<float>();
             for (var r = 0; r < rows; r++)
             {
-                var tokens = ids[batch[r]].Length + 2;
+                var tokens = batch[r].Ids.Length + 2;
                 var vector = new float[Dimensions];
                 for (var t = 0; t < tokens; t++)
                 {
@@ -200,7 +306,7 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
                     vector[d] /= norm > 0 ? norm : 1f;
                 }
 
-                vectors[batch[r]] = vector;
+                batch[r].Vectors[batch[r].Index] = vector;
             }
         }
     }

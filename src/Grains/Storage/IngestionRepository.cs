@@ -22,7 +22,7 @@ public sealed record ReplacedDocument(Guid Id, string FileName, string ObjectKey
 public sealed record StoredChunk(int Index, string Text, int TokenCount, float[] Embedding);
 
 /// <summary>Documents, batches and chunks. Every statement filters by tenant.</summary>
-public sealed class IngestionRepository(NpgsqlDataSource db)
+public sealed partial class IngestionRepository(NpgsqlDataSource db)
 {
     /// <summary>The document of this tenant with the same content that is indexed or on its way, if any.</summary>
     private const string LiveTwinSql =
@@ -315,11 +315,20 @@ public sealed class IngestionRepository(NpgsqlDataSource db)
         return list;
     }
 
-    /// <summary>Deletes a document row (its chunks cascade) and returns its object key, or null when not this tenant's.</summary>
+    /// <summary>
+    /// Deletes a document row (its chunks cascade) and returns its object key, or null when not this tenant's. Its batch
+    /// counts one document less. An attempt writing the document's chunks holds its row: the deletion waits for it,
+    /// and any later write of that attempt finds no row and writes nothing.
+    /// </summary>
     public async Task<string?> DeleteDocumentAsync(string tenantId, Guid documentId, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand(
-            "DELETE FROM documents WHERE tenant_id = @t AND id = @id RETURNING object_key");
+            """
+            WITH gone AS (DELETE FROM documents WHERE tenant_id = @t AND id = @id RETURNING object_key, batch_id),
+                 counted AS (UPDATE ingest_batches b SET total = b.total - 1 FROM gone
+                             WHERE b.tenant_id = @t AND b.id = gone.batch_id RETURNING b.id)
+            SELECT object_key FROM gone
+            """);
         cmd.Parameters.AddWithValue("t", tenantId);
         cmd.Parameters.AddWithValue("id", documentId);
         return await cmd.ExecuteScalarAsync(ct) as string;

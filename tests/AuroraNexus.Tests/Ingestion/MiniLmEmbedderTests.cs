@@ -68,6 +68,37 @@ public sealed class MiniLmEmbedderTests(MiniLmFixture fixture, ITestOutputHelper
     }
 
     [Fact]
+    public async Task Documents_embedded_at_the_same_time_share_full_batches_and_each_gets_its_own_vectors()
+    {
+        using var embedder = new MiniLmEmbedder(new MiniLmOptions { MaxConcurrency = 1, IntraOpThreads = 1 });
+        var words = FrenchSamples.LongDocument.Split(' ');
+        var documents = Enumerable.Range(0, 8)
+            .Select(d => Enumerable.Range(0, 4).Select(c => string.Join(' ', words.Skip(d * 11 + c * 5).Take(10 + (d * 4 + c) * 3))).ToList())
+            .ToList();
+        var alone = new List<float[][]>();
+        foreach (var doc in documents)
+        {
+            alone.Add(await embedder.EmbedAsync(doc, CancellationToken.None));
+        }
+
+        var before = embedder.BulkRuns;
+        // The one run slot is busy with a long call while eight documents of four chunks arrive: they wait together.
+        var busy = embedder.EmbedAsync(Enumerable.Repeat(FrenchSamples.LongDocument, 32).ToList(), CancellationToken.None);
+        var together = await Task.WhenAll(documents.Select(doc => embedder.EmbedAsync(doc, CancellationToken.None)));
+        await busy;
+
+        // One run for the long call, one for the 32 waiting chunks (eight runs of four if each document ran alone).
+        Assert.InRange(embedder.BulkRuns - before, 2, 3);
+        for (var d = 0; d < documents.Count; d++)
+        {
+            for (var c = 0; c < 4; c++)
+            {
+                Assert.True(Cosine(alone[d][c], together[d][c]) > 0.9999, $"document {d} chunk {c} got another text's vector");
+            }
+        }
+    }
+
+    [Fact]
     public async Task Text_beyond_the_limit_is_not_read_by_the_model()
     {
         var limit = _embedder.MaxInputTokens;
