@@ -132,11 +132,36 @@ public sealed partial class TestApp : IAsyncDisposable
             .Order(StringComparer.Ordinal)
             .Select(f => (Path.GetFileName(f), File.ReadAllBytes(f)))];
 
+    private static readonly object PortLock = new();
+    private static int _nextPort = 20000 + (Environment.ProcessId % 1000) * 10;
+
+    /// <summary>
+    /// A loopback port for a server a test starts, handed out once per test run. Ports come from 20000-29999, below the
+    /// kernel's ephemeral range: a port the kernel picked for us and we released can be taken again by any outgoing
+    /// connection (to PostgreSQL, a silo...) before the server binds it, which made cluster tests fail at random.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        lock (PortLock)
+        {
+            for (var tries = 0; tries < 10000; tries++)
+            {
+                var port = _nextPort;
+                _nextPort = _nextPort >= 29999 ? 20000 : _nextPort + 1;
+                try
+                {
+                    using var listener = new TcpListener(IPAddress.Loopback, port);
+                    listener.Start();
+                    return port;
+                }
+                catch (SocketException)
+                {
+                    // In use by something else on the machine: try the next one.
+                }
+            }
+
+            throw new InvalidOperationException("no free loopback port in 20000-29999");
+        }
     }
 
     [System.Text.RegularExpressions.GeneratedRegex("name=\"__RequestVerificationToken\" value=\"(?<v>[^\"]+)\"")]

@@ -174,11 +174,6 @@ public sealed class OrleansAdoNetClusterTests(PostgresFixture postgres)
             return builder.Build();
         }
 
-        private static int FreePort()
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
+        private static int FreePort() => TestApp.FreePort();
     }
 }
