@@ -136,6 +136,50 @@ public sealed class BackofficeTests(BrowserFixture fx)
     }
 
     [Fact]
+    public async Task The_settings_preview_answers_with_the_unsaved_values_of_the_form_and_saves_nothing()
+    {
+        var page = await fx.LoginAsync();
+        await page.GotoAsync("/settings");
+        var retrieveK = page.Locator("[data-testid=retrieve-k] input, input[data-testid=retrieve-k]").First;
+        await retrieveK.WaitForAsync();
+        await retrieveK.FillAsync("5");
+        await retrieveK.BlurAsync();
+        await page.Locator("[data-testid=preview-question] input, input[data-testid=preview-question]").First
+            .FillAsync("Comment faire une donation au dernier vivant ?");
+        await page.ClickAsync("[data-testid=preview-ask]");
+
+        await Assertions.Expect(page.Locator("[data-testid=preview-citation]")).ToHaveCountAsync(5);
+        await Assertions.Expect(page.Locator("[data-testid=preview-citations]")).ToContainTextAsync("F2767.txt");
+        await BrowserFixture.ScreenshotAsync(page, "settings-preview");
+        var saved = await System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<System.Text.Json.Nodes.JsonNode>(fx.Admin, "/api/admin/settings");
+        Assert.NotEqual(5, saved!["retrieve_k"]!.GetValue<int>());
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_document_found_by_the_search_is_reindexed_from_its_row_with_the_batch_progress()
+    {
+        var name = $"reindex-{Guid.NewGuid():N}"[..16] + ".txt";
+        var batch = await TestApp.IngestAsync(fx.Admin, "browser-reindex", (name,
+            Encoding.UTF8.GetBytes("Le phare du Créac'h, à Ouessant, est l'un des plus puissants d'Europe ; sa lumière porte à soixante kilomètres.")));
+        Assert.Equal("completed", batch["status"]!.GetValue<string>());
+
+        var page = await fx.LoginAsync();
+        await page.GotoAsync("/documents");
+        await page.Locator("[data-testid=documents-search] input, input[data-testid=documents-search]").First.FillAsync(name);
+        await Assertions.Expect(page.Locator("[data-testid=doc-name]")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator("[data-testid=doc-name]")).ToHaveTextAsync(name);
+        await Assertions.Expect(page.Locator("[data-testid=documents-total]")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^1 "));
+
+        await page.ClickAsync("[data-testid=doc-reindex]");
+        await Assertions.Expect(page.Locator("[data-testid=batch-status]")).ToContainTextAsync("completed", new() { Timeout = 180_000 });
+        await Assertions.Expect(page.Locator("[data-testid=batch-doc][data-status=indexed]")).ToContainTextAsync(name);
+        await Assertions.Expect(page.Locator("[data-testid=doc-status]")).ToContainTextAsync("indexed");
+        await BrowserFixture.ScreenshotAsync(page, "documents-reindex");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task Member_cannot_open_admin_pages_nor_the_dashboard()
     {
         var page = await fx.LoginAsync(BrowserFixture.MemberEmail, BrowserFixture.MemberPassword);
