@@ -1,4 +1,6 @@
+using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json.Nodes;
 using AuroraNexus.Tests.Infrastructure;
 using Microsoft.Playwright;
 
@@ -177,6 +179,43 @@ public sealed class BackofficeTests(BrowserFixture fx)
         await Assertions.Expect(page.Locator("[data-testid=doc-status]")).ToContainTextAsync("indexed");
         await BrowserFixture.ScreenshotAsync(page, "documents-reindex");
         await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_provider_is_renamed_and_deleted_and_a_model_deleted_from_the_llm_page()
+    {
+        var (_, email, password, client) = await fx.CreateTenantAsync("prov");
+        using (client)
+        {
+            var created = await client.PostAsJsonAsync("/api/admin/providers", new { name = "edge-llm", kind = "openai_compatible", base_url = "https://8.8.8.8/v1" });
+            Assert.Equal(System.Net.HttpStatusCode.Created, created.StatusCode);
+            var providerId = (await created.Content.ReadFromJsonAsync<JsonNode>())!["id"]!.GetValue<string>();
+            (await client.PostAsJsonAsync("/api/admin/models", new { provider_id = providerId, model = "edge/small", is_default = false })).EnsureSuccessStatusCode();
+        }
+
+        var page = await fx.LoginAsync(email, password);
+        await page.GotoAsync("/llm");
+        await page.Locator("[data-testid=providers-table]").WaitForAsync();
+        await page.Locator("[data-testid=provider-row]", new() { HasText = "edge-llm" }).Locator("[data-testid=provider-edit]").ClickAsync();
+        var name = page.Locator("[data-testid=provider-edit-name] input, input[data-testid=provider-edit-name]").First;
+        await name.FillAsync("edge-llm-renamed");
+        await name.BlurAsync();
+        await page.ClickAsync("[data-testid=provider-save]");
+        await Assertions.Expect(page.Locator("[data-testid=provider-name]", new() { HasText = "edge-llm-renamed" })).ToHaveCountAsync(1);
+
+        // Deleting asks first; the dialog's button confirms.
+        await page.Locator("[data-testid=model-row]", new() { HasText = "edge/small" }).Locator("[data-testid=model-delete]").ClickAsync();
+        await page.Locator(".mud-dialog").GetByRole(AriaRole.Button, new() { Name = "Delete" }).ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=model-name]", new() { HasText = "edge/small" })).ToHaveCountAsync(0);
+        await page.Locator("[data-testid=provider-row]", new() { HasText = "edge-llm-renamed" }).Locator("[data-testid=provider-delete]").ClickAsync();
+        await page.Locator(".mud-dialog").GetByRole(AriaRole.Button, new() { Name = "Delete" }).ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=provider-name]", new() { HasText = "edge-llm" })).ToHaveCountAsync(0);
+        await BrowserFixture.ScreenshotAsync(page, "providers-edited");
+        await page.Context.CloseAsync();
+
+        using var check = await fx.App.LoginAsync(email, password);
+        var providers = (await check.GetFromJsonAsync<JsonArray>("/api/admin/providers"))!;
+        Assert.DoesNotContain(providers, p => p!["name"]!.GetValue<string>().StartsWith("edge-llm", StringComparison.Ordinal));
     }
 
     [Fact]
