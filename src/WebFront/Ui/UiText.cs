@@ -49,6 +49,7 @@ public static class UiText
         ["delete"] = ("Delete", "Supprimer"),
         ["reindex"] = ("Re-index", "Réindexer"),
         ["edit"] = ("Edit", "Modifier"),
+        ["rows_per_page"] = ("Rows per page", "Lignes par page"),
         ["upload"] = ("Upload", "Envoyer"),
         ["upload.pick"] = ("Choose files (.pdf, .docx, .html, .md, .txt)", "Choisir des fichiers (.pdf, .docx, .html, .md, .txt)"),
         ["upload.sent"] = ("Batch started", "Lot lancé"),

@@ -200,6 +200,17 @@ public sealed class DashboardAndLoadTests(BrowserFixture fx, ITestOutputHelper o
 
         // One page of rows is rendered (the table pages), not 1,000.
         Assert.Equal(25, await page.Locator("[data-testid=doc-name]").CountAsync());
+
+        // Sorted and paged by the database: by file name descending, then the second page.
+        var names = page.Locator("[data-testid=doc-name]");
+        await page.ClickAsync("[data-testid=sort-filename]");
+        await Microsoft.Playwright.Assertions.Expect(names.First).ToHaveTextAsync("document-0000.txt");
+        await page.ClickAsync("[data-testid=sort-filename]");
+        await Microsoft.Playwright.Assertions.Expect(names.First).ToHaveTextAsync("document-0999.txt");
+        await page.Locator("[data-testid=documents-pager] button", new() { HasTextRegex = new System.Text.RegularExpressions.Regex("^2$") }).ClickAsync();
+        await Microsoft.Playwright.Assertions.Expect(names.First).ToHaveTextAsync("document-0974.txt");
+        await Microsoft.Playwright.Assertions.Expect(page.Locator("[data-testid=documents-range]")).ToHaveTextAsync("26–50 / 1000");
+        Assert.Equal(25, await names.CountAsync());
         await BrowserFixture.ScreenshotAsync(page, "documents-1000");
         full.Sort();
         inApp.Sort();
