@@ -83,6 +83,31 @@ public sealed class DocumentReindexTests(ApiFixture fx)
     }
 
     [Fact]
+    public async Task An_indexed_document_whose_file_is_gone_fails_when_reindexed_and_is_cited_no_more()
+    {
+        var batch = await TestApp.IngestAsync(fx.Admin, App, ("loutre.txt", Encoding.UTF8.GetBytes(
+            "La loutre d'Europe chasse la nuit le long des rivières de Bretagne ; son terrier s'appelle une catiche. " + Guid.NewGuid())));
+        var id = batch["documents"]![0]!["id"]!.GetValue<string>();
+        var before = await IngestionApiTests.Ask(fx.Admin, "Comment s'appelle le terrier de la loutre ?", App);
+        Assert.Contains(before["citations"]!.AsArray(), c => c!["document_id"]!.GetValue<string>() == id);
+        File.Delete(Directory.GetDirectories(Path.Combine(fx.App.DataDirectory, "objects"))
+            .Select(d => Path.Combine(d, Guid.Parse(id).ToString("N"))).Single(File.Exists));
+
+        var response = await fx.Admin.PostAsync($"/api/documents/{id}/reindex", null);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        await WaitForBatchAsync((await response.Content.ReadFromJsonAsync<JsonNode>())!["batch_id"]!.GetValue<string>());
+
+        var document = (await fx.Admin.GetFromJsonAsync<JsonNode>($"/api/documents/{id}"))!;
+        Assert.Equal("failed", document["status"]!.GetValue<string>());
+        Assert.Equal("object_missing", document["error_code"]!.GetValue<string>());
+        Assert.Equal(0, document["chunks"]!.GetValue<int>());
+        Assert.Equal(0, await ChunkCountAsync(id));
+        var after = await IngestionApiTests.Ask(fx.Admin, "Comment s'appelle le terrier de la loutre ?", App);
+        Assert.False(after["cached"]!.GetValue<bool>());
+        Assert.DoesNotContain(after["citations"]!.AsArray(), c => c!["document_id"]!.GetValue<string>() == id);
+    }
+
+    [Fact]
     public async Task Reindex_is_refused_while_the_document_is_being_indexed_and_when_its_file_was_not_kept()
     {
         var content = Encoding.UTF8.GetBytes("Le hérisson hiberne de novembre à mars sous un tas de feuilles. " + Guid.NewGuid());
