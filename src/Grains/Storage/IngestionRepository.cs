@@ -321,14 +321,29 @@ public sealed partial class IngestionRepository(NpgsqlDataSource db)
             }
         }
 
-        var result = new List<BatchRow>(rows.Count);
-        foreach (var b in rows)
+        // The documents of all the listed batches in one query, not one query per batch.
+        var byBatch = new Dictionary<Guid, List<DocumentRow>>();
+        if (rows.Count > 0)
         {
-            var docs = await ListDocumentsAsync(tenantId, null, b.Id, null, 10_000, ct);
-            result.Add(new BatchRow(b.Id, b.App, b.Status, b.Total, b.C, b.U, b.F, docs));
+            await using var cmd = db.CreateCommand(
+                $"SELECT {DocumentColumns} FROM documents WHERE tenant_id = @t AND batch_id = ANY(@ids) ORDER BY created_at DESC, filename");
+            cmd.Parameters.AddWithValue("t", tenantId);
+            cmd.Parameters.AddWithValue("ids", rows.Select(b => b.Id).ToArray());
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                var d = ReadDocument(r);
+                if (!byBatch.TryGetValue(d.BatchId!.Value, out var list))
+                {
+                    byBatch[d.BatchId.Value] = list = [];
+                }
+
+                list.Add(d);
+            }
         }
 
-        return result;
+        return [.. rows.Select(b => new BatchRow(b.Id, b.App, b.Status, b.Total, b.C, b.U, b.F,
+            byBatch.TryGetValue(b.Id, out var docs) ? docs : []))];
     }
 
     public async Task<IReadOnlyList<DocumentRow>> ListDocumentsAsync(
