@@ -2,11 +2,16 @@ using System.Collections.Immutable;
 
 namespace AuroraNexus.Grains.Conversation;
 
+/// <param name="Settings">
+/// Settings to answer with instead of the tenant's saved ones: the backoffice's "test this setting" tries unsaved
+/// values through the same path. The public API never sets it.
+/// </param>
 [GenerateSerializer, Immutable, Alias("nexus.QueryRequest")]
 public sealed record QueryRequest(
     [property: Id(0)] string Question,
     [property: Id(1)] int? TopK,
-    [property: Id(2)] Guid QueryId);
+    [property: Id(2)] Guid QueryId,
+    [property: Id(3)] AuroraNexus.Grains.Tenancy.TenantSettings? Settings = null);
 
 [GenerateSerializer, Immutable, Alias("nexus.SectionRef")]
 public sealed record SectionRef([property: Id(0)] string Id, [property: Id(1)] string Title);

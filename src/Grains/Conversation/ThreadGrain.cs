@@ -192,7 +192,7 @@ public sealed partial class ThreadGrain(
     {
         var clock = Stopwatch.StartNew();
         var tenant = GrainFactory.GetGrain<ITenantGrain>(_key.TenantId);
-        var settings = await tenant.GetSettingsAsync(ct);
+        var settings = request.Settings ?? await tenant.GetSettingsAsync(ct);
         var outline = _state?.Outline ?? [];
         var resolution = FollowUpResolver.Resolve(request.Question, outline);
         // At least 4 passages: a deliverable answer carries a 4-to-8-section outline, each section grounded in a passage.

@@ -179,9 +179,15 @@ public sealed partial class ChunkWorkerGrain(
 
     private async Task<DocumentOutcome> FailAsync(DocumentWork work, int attempt, string code, string message, CancellationToken ct)
     {
-        if (!await repository.FinishAttemptAsync(work.TenantId, work.Document.DocumentId, attempt, DocumentStatuses.Failed, code, message, ct))
+        if (await repository.FailAttemptAsync(work.TenantId, work.Document.DocumentId, attempt, code, message, ct) is not { } dropped)
         {
             return Outcome(await repository.GetBatchDocumentAsync(work.TenantId, work.Document.DocumentId, CancellationToken.None));
+        }
+
+        if (dropped > 0)
+        {
+            // Indexed before, failing when indexed again: its vectors go with its chunks.
+            await ((IVectorStore)ServiceProvider.GetService(typeof(IVectorStore))!).DeleteDocumentAsync(work.TenantId, work.Document.DocumentId, CancellationToken.None);
         }
 
         LogFailed(logger, work.TenantId, work.Document.DocumentId, code);

@@ -114,6 +114,33 @@ public sealed partial class IngestionRepository
     }
 
     /// <summary>
+    /// Ends an attempt with the document failed, and drops its chunks: one that was indexed before and fails when indexed
+    /// again is not searchable either. Returns how many chunks it had, or null when the attempt no longer owns the document.
+    /// </summary>
+    public async Task<int?> FailAttemptAsync(
+        string tenantId, Guid documentId, int attempt, string errorCode, string errorMessage, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(
+            """
+            WITH failed AS (
+                UPDATE documents SET status = 'failed', chunk_count = 0, error_code = @code, error_message = @msg, updated_at = now()
+                WHERE tenant_id = @t AND id = @id AND attempts = @a AND status = 'processing'
+                RETURNING id),
+            dropped AS (
+                DELETE FROM chunks WHERE tenant_id = @t AND document_id IN (SELECT id FROM failed) RETURNING 1)
+            SELECT (SELECT count(*) FROM failed)::int, (SELECT count(*) FROM dropped)::int
+            """);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        cmd.Parameters.AddWithValue("id", documentId);
+        cmd.Parameters.AddWithValue("a", attempt);
+        cmd.Parameters.AddWithValue("code", errorCode);
+        cmd.Parameters.AddWithValue("msg", errorMessage);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        await r.ReadAsync(ct);
+        return r.GetInt32(0) == 1 ? r.GetInt32(1) : null;
+    }
+
+    /// <summary>
     /// Gives up on a document that no attempt could finish: failed, without chunks. False when it finished meanwhile
     /// (or was deleted): then its own state stands.
     /// </summary>

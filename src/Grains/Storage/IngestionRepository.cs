@@ -21,6 +21,54 @@ public sealed record ReplacedDocument(Guid Id, string FileName, string ObjectKey
 
 public sealed record StoredChunk(int Index, string Text, int TokenCount, float[] Embedding);
 
+/// <summary>What asking to index a document again found.</summary>
+public enum ReindexVerdict
+{
+    /// <summary>Queued again in a batch of its own.</summary>
+    Queued,
+
+    /// <summary>No such document in the tenant.</summary>
+    NotFound,
+
+    /// <summary>Still queued or being indexed.</summary>
+    InProgress,
+
+    /// <summary>Its bytes were never kept (a duplicate, an empty file, an unsupported type): nothing to index again.</summary>
+    NotStored,
+
+    /// <summary>The same bytes are already live in the tenant as another document.</summary>
+    SameContentLive,
+}
+
+/// <summary>The document as found (or as queued again); <c>Twin</c> is the live document with the same content.</summary>
+public sealed record ReindexStart(ReindexVerdict Verdict, DocumentRow? Document, string? ObjectKey, Guid? Twin);
+
+/// <summary>The columns a document list can be sorted by, as the API names them.</summary>
+public static class DocumentSorts
+{
+    public static readonly IReadOnlyDictionary<string, string> Columns = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["created"] = "created_at",
+        ["filename"] = "filename",
+        ["status"] = "status",
+        ["chunks"] = "chunk_count",
+        ["size"] = "size_bytes",
+        ["caller_app"] = "caller_app",
+        ["error"] = "error_code",
+    };
+}
+
+/// <summary>One page of a tenant's documents.</summary>
+/// <param name="Search">Part of the file name, status, caller app or error code (case-insensitive), or null.</param>
+/// <param name="Sort">One of <see cref="DocumentSorts.Columns"/>.</param>
+public sealed record DocumentPageQuery(string? CallerApp, string? Search, string Sort, bool Descending, int Offset, int Limit);
+
+/// <summary>The rows of one page and how many documents match in all.</summary>
+public sealed record DocumentPage(IReadOnlyList<DocumentRow> Rows, int Total);
+
+/// <summary>A tenant's documents counted by the database, without listing them.</summary>
+public sealed record DocumentCounts(int Total, int Indexed, int Failed, long Chunks);
+
 /// <summary>Documents, batches and chunks. Every statement filters by tenant.</summary>
 public sealed partial class IngestionRepository(NpgsqlDataSource db)
 {
@@ -273,23 +321,37 @@ public sealed partial class IngestionRepository(NpgsqlDataSource db)
             }
         }
 
-        var result = new List<BatchRow>(rows.Count);
-        foreach (var b in rows)
+        // The documents of all the listed batches in one query, not one query per batch.
+        var byBatch = new Dictionary<Guid, List<DocumentRow>>();
+        if (rows.Count > 0)
         {
-            var docs = await ListDocumentsAsync(tenantId, null, b.Id, null, 10_000, ct);
-            result.Add(new BatchRow(b.Id, b.App, b.Status, b.Total, b.C, b.U, b.F, docs));
+            await using var cmd = db.CreateCommand(
+                $"SELECT {DocumentColumns} FROM documents WHERE tenant_id = @t AND batch_id = ANY(@ids) ORDER BY created_at DESC, filename");
+            cmd.Parameters.AddWithValue("t", tenantId);
+            cmd.Parameters.AddWithValue("ids", rows.Select(b => b.Id).ToArray());
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                var d = ReadDocument(r);
+                if (!byBatch.TryGetValue(d.BatchId!.Value, out var list))
+                {
+                    byBatch[d.BatchId.Value] = list = [];
+                }
+
+                list.Add(d);
+            }
         }
 
-        return result;
+        return [.. rows.Select(b => new BatchRow(b.Id, b.App, b.Status, b.Total, b.C, b.U, b.F,
+            byBatch.TryGetValue(b.Id, out var docs) ? docs : []))];
     }
 
     public async Task<IReadOnlyList<DocumentRow>> ListDocumentsAsync(
         string tenantId, string? callerApp, Guid? batchId, Guid? documentId, int limit, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand(
-            """
-            SELECT id, caller_app, batch_id, filename, size_bytes, status, error_code, error_message, chunk_count,
-                   created_at, updated_at
+            $"""
+            SELECT {DocumentColumns}
             FROM documents
             WHERE tenant_id = @t
               AND (@app::text IS NULL OR caller_app = @app)
@@ -306,14 +368,187 @@ public sealed partial class IngestionRepository(NpgsqlDataSource db)
         await using var r = await cmd.ExecuteReaderAsync(ct);
         while (await r.ReadAsync(ct))
         {
-            list.Add(new DocumentRow(
-                r.GetGuid(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetGuid(2), r.GetString(3), r.GetInt64(4),
-                r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7),
-                r.GetInt32(8), r.GetFieldValue<DateTimeOffset>(9), r.GetFieldValue<DateTimeOffset>(10)));
+            list.Add(ReadDocument(r));
         }
 
         return list;
     }
+
+    private const string DocumentColumns =
+        """
+        id, caller_app, batch_id, filename, size_bytes, status, error_code, error_message, chunk_count, created_at, updated_at
+        """;
+
+    private const string PageFilter =
+        """
+        WHERE tenant_id = @t
+          AND (@app::text IS NULL OR caller_app = @app)
+          AND (@q::text IS NULL OR filename ILIKE @q OR status ILIKE @q OR caller_app ILIKE @q OR error_code ILIKE @q)
+        """;
+
+    /// <summary>
+    /// One page of the tenant's documents, sorted and filtered in the database, and the number that match: a list of
+    /// thousands of documents costs one page of rows, not all of them. Ties (the documents of one upload share their
+    /// creation time) go by file name.
+    /// </summary>
+    public async Task<DocumentPage> ListDocumentPageAsync(string tenantId, DocumentPageQuery query, CancellationToken ct)
+    {
+        var column = DocumentSorts.Columns.TryGetValue(query.Sort, out var c)
+            ? c
+            : throw new ArgumentException($"unknown sort '{query.Sort}'", nameof(query));
+        var direction = query.Descending ? "DESC" : "ASC";
+        var pattern = string.IsNullOrWhiteSpace(query.Search)
+            ? null
+            : "%" + query.Search.Trim().Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal)
+                .Replace("_", @"\_", StringComparison.Ordinal) + "%";
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var batch = new NpgsqlBatch(conn);
+        var rows = new NpgsqlBatchCommand(
+            $"SELECT {DocumentColumns} FROM documents {PageFilter} ORDER BY {column} {direction}, filename, id OFFSET @offset LIMIT @limit");
+        var count = new NpgsqlBatchCommand($"SELECT count(*)::int FROM documents {PageFilter}");
+        foreach (var cmd in new[] { rows, count })
+        {
+            cmd.Parameters.AddWithValue("t", tenantId);
+            cmd.Parameters.Add(new NpgsqlParameter("app", NpgsqlDbType.Text) { Value = (object?)query.CallerApp ?? DBNull.Value });
+            cmd.Parameters.Add(new NpgsqlParameter("q", NpgsqlDbType.Text) { Value = (object?)pattern ?? DBNull.Value });
+            batch.BatchCommands.Add(cmd);
+        }
+
+        rows.Parameters.AddWithValue("offset", Math.Max(0, query.Offset));
+        rows.Parameters.AddWithValue("limit", Math.Max(0, query.Limit));
+        var list = new List<DocumentRow>();
+        await using var r = await batch.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+        {
+            list.Add(ReadDocument(r));
+        }
+
+        await r.NextResultAsync(ct);
+        await r.ReadAsync(ct);
+        return new DocumentPage(list, r.GetInt32(0));
+    }
+
+    /// <summary>The tenant's documents counted: all, indexed, failed, and their chunks.</summary>
+    public async Task<DocumentCounts> CountDocumentsAsync(string tenantId, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(
+            """
+            SELECT count(*)::int, (count(*) FILTER (WHERE status = 'indexed'))::int, (count(*) FILTER (WHERE status = 'failed'))::int,
+                   coalesce(sum(chunk_count), 0)::bigint
+            FROM documents WHERE tenant_id = @t
+            """);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        await r.ReadAsync(ct);
+        return new DocumentCounts(r.GetInt32(0), r.GetInt32(1), r.GetInt32(2), r.GetInt64(3));
+    }
+
+    /// <summary>The tenant's ingestion batches: still running (queued or running), and all.</summary>
+    public async Task<(int Active, int Total)> CountBatchesAsync(string tenantId, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(
+            """
+            SELECT (count(*) FILTER (WHERE status IN ('queued', 'running')))::int, count(*)::int
+            FROM ingest_batches WHERE tenant_id = @t
+            """);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        await r.ReadAsync(ct);
+        return (r.GetInt32(0), r.GetInt32(1));
+    }
+
+    /// <summary>
+    /// Queues a document of the tenant for indexing again from its stored file, in a new batch of its own
+    /// (<paramref name="batchId"/>): its old batch counts one document less, its attempts start again, its error is
+    /// cleared. Its chunks stay until the new attempt replaces them. Refused while it is queued or being indexed, when
+    /// its bytes were never kept, and when the same content is live as another document (it would be indexed twice).
+    /// </summary>
+    public async Task<ReindexStart> ReindexDocumentAsync(string tenantId, Guid documentId, Guid batchId, string createdBy, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        // Serialised with uploads, whose duplicate check counts this document once it is queued.
+        await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext('nexus-upload:' || @t))", conn, tx))
+        {
+            lockCmd.Parameters.AddWithValue("t", tenantId);
+            await lockCmd.ExecuteNonQueryAsync(ct);
+        }
+
+        DocumentRow document;
+        string objectKey;
+        string? sha256;
+        await using (var find = new NpgsqlCommand(
+            $"SELECT {DocumentColumns}, object_key, sha256 FROM documents WHERE tenant_id = @t AND id = @id FOR UPDATE", conn, tx))
+        {
+            find.Parameters.AddWithValue("t", tenantId);
+            find.Parameters.AddWithValue("id", documentId);
+            await using var r = await find.ExecuteReaderAsync(ct);
+            if (!await r.ReadAsync(ct))
+            {
+                return new ReindexStart(ReindexVerdict.NotFound, null, null, null);
+            }
+
+            document = ReadDocument(r);
+            objectKey = r.GetString(11);
+            sha256 = r.IsDBNull(12) ? null : r.GetString(12);
+        }
+
+        if (document.Status is DocumentStatuses.Queued or DocumentStatuses.Processing)
+        {
+            return new ReindexStart(ReindexVerdict.InProgress, document, objectKey, null);
+        }
+
+        if (document.Status == DocumentStatuses.Duplicate || string.IsNullOrEmpty(sha256))
+        {
+            return new ReindexStart(ReindexVerdict.NotStored, document, objectKey, null);
+        }
+
+        await using (var twin = new NpgsqlCommand(
+            """
+            SELECT id FROM documents
+            WHERE tenant_id = @t AND sha256 = @sha AND id <> @id AND status IN ('indexed', 'queued', 'processing')
+            ORDER BY created_at LIMIT 1
+            """, conn, tx))
+        {
+            twin.Parameters.AddWithValue("t", tenantId);
+            twin.Parameters.AddWithValue("sha", sha256);
+            twin.Parameters.AddWithValue("id", documentId);
+            if (await twin.ExecuteScalarAsync(ct) is Guid live)
+            {
+                return new ReindexStart(ReindexVerdict.SameContentLive, document, objectKey, live);
+            }
+        }
+
+        // Attempts count from zero again: an attempt of an earlier run still alive could only index these same bytes.
+        await using (var queue = new NpgsqlCommand(
+            """
+            INSERT INTO ingest_batches (id, tenant_id, caller_app, status, total, created_by)
+            VALUES (@batch, @t, @app, 'queued', 1, @by);
+            UPDATE ingest_batches SET total = total - 1 WHERE tenant_id = @t AND id = @old;
+            UPDATE documents SET batch_id = @batch, status = 'queued', attempts = 0, error_code = NULL, error_message = NULL,
+                                 updated_at = now()
+            WHERE tenant_id = @t AND id = @id;
+            """, conn, tx))
+        {
+            queue.Parameters.AddWithValue("t", tenantId);
+            queue.Parameters.AddWithValue("id", documentId);
+            queue.Parameters.AddWithValue("batch", batchId);
+            queue.Parameters.AddWithValue("app", document.CallerApp);
+            queue.Parameters.AddWithValue("by", createdBy);
+            queue.Parameters.Add(new NpgsqlParameter("old", NpgsqlDbType.Uuid) { Value = (object?)document.BatchId ?? DBNull.Value });
+            await queue.ExecuteNonQueryAsync(ct);
+        }
+
+        await tx.CommitAsync(ct);
+        return new ReindexStart(ReindexVerdict.Queued,
+            document with { BatchId = batchId, Status = DocumentStatuses.Queued, ErrorCode = null, ErrorMessage = null },
+            objectKey, null);
+    }
+
+    private static DocumentRow ReadDocument(NpgsqlDataReader r) => new(
+        r.GetGuid(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetGuid(2), r.GetString(3), r.GetInt64(4),
+        r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7),
+        r.GetInt32(8), r.GetFieldValue<DateTimeOffset>(9), r.GetFieldValue<DateTimeOffset>(10));
 
     /// <summary>
     /// Deletes a document row (its chunks cascade) and returns its object key, or null when not this tenant's. Its batch

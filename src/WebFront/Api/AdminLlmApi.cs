@@ -37,76 +37,13 @@ public static class AdminLlmApi
             ProviderInput? body, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, NexusSettings settings,
             CancellationToken ct) => CreateProviderAsync(Tenant(http), body, repo, grains, settings, ct));
 
-        providers.MapPut("/{id:guid}", static async Task<Results<Ok<ProviderBody>, ProblemHttpResult>> (
+        providers.MapPut("/{id:guid}", static (
             Guid id, ProviderInput? body, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, NexusSettings settings,
-            CancellationToken ct) =>
-        {
-            var tenant = Tenant(http);
-            var name = body?.Name?.Trim();
-            if (name is not null && NameProblem(name) is { } nameProblem)
-            {
-                return nameProblem;
-            }
+            CancellationToken ct) => UpdateProviderAsync(Tenant(http), id, body, repo, grains, settings, ct));
 
-            string? baseUrl = null;
-            if (body?.BaseUrl is not null)
-            {
-                if (BaseUrlProblem(body.BaseUrl, out var normalized) is { } urlProblem)
-                {
-                    return Problems.Create(400, "invalid_base_url", urlProblem);
-                }
-
-                if (await EndpointGuard.ProblemAsync(normalized, settings.AllowPrivateLlmUrls, ct) is { } guard)
-                {
-                    return Problems.Create(400, "base_url_not_allowed", guard);
-                }
-
-                baseUrl = normalized;
-            }
-
-            string? kind = null;
-            if (body?.Kind is not null && (kind = KindOf(body.Kind, baseUrl ?? "")) is null)
-            {
-                return Problems.Create(400, "provider_kind_invalid", "kind must be openrouter or openai_compatible.");
-            }
-
-            ProviderRow? row;
-            try
-            {
-                row = await repo.UpdateProviderAsync(tenant, id, name, kind, baseUrl, ct);
-            }
-            catch (Npgsql.PostgresException ex) when (ex.SqlState == Npgsql.PostgresErrorCodes.UniqueViolation)
-            {
-                return Problems.Create(409, "provider_exists", $"A provider named '{name}' already exists in your tenant.");
-            }
-
-            if (row is null)
-            {
-                return ProviderNotFound(id);
-            }
-
-            await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
-            return TypedResults.Ok(ToBody(row));
-        });
-
-        providers.MapDelete("/{id:guid}", static async Task<Results<NoContent, ProblemHttpResult>> (
+        providers.MapDelete("/{id:guid}", static (
             Guid id, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
-        {
-            var tenant = Tenant(http);
-            if ((await repo.ListModelsAsync(tenant, ct)).FirstOrDefault(m => m.IsDefault && m.ProviderId == id) is { } inUse)
-            {
-                return Problems.Create(409, "provider_in_use",
-                    $"The tenant's default model '{inUse.Model}' runs on this provider; choose another default model first (PUT /api/admin/models/{{id}}/default).");
-            }
-
-            if (!await repo.DeleteProviderAsync(tenant, id, ct))
-            {
-                return ProviderNotFound(id);
-            }
-
-            await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
-            return TypedResults.NoContent();
-        });
+            DeleteProviderAsync(Tenant(http), id, repo, grains, ct));
 
         var models = app.MapGroup("/api/admin/models").RequireAuthorization("admin");
         models.MapGet("", static async (HttpContext http, LlmCatalogRepository repo, CancellationToken ct) =>
@@ -120,18 +57,9 @@ public static class AdminLlmApi
             Guid id, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
             SetDefaultModelAsync(Tenant(http), id, repo, grains, ct));
 
-        models.MapDelete("/{id:guid}", static async Task<Results<NoContent, ProblemHttpResult>> (
+        models.MapDelete("/{id:guid}", static (
             Guid id, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
-        {
-            var tenant = Tenant(http);
-            if (!await repo.DeleteModelAsync(tenant, id, ct))
-            {
-                return ModelNotFound(id);
-            }
-
-            await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
-            return TypedResults.NoContent();
-        });
+            DeleteModelAsync(Tenant(http), id, repo, grains, ct));
 
         var credentials = app.MapGroup("/api/admin/providers/credentials").RequireAuthorization("admin");
         credentials.MapGet("", static (
@@ -176,6 +104,90 @@ public static class AdminLlmApi
         credentials.MapPost("/{id:guid}/test", static (
             Guid id, HttpContext http, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct) =>
             TestCredentialAsync(Tenant(http), id, repo, grains, ct));
+    }
+
+    /// <summary>Renames a provider or changes its kind or address (null fields unchanged); the API's and the backoffice's path.</summary>
+    public static async Task<Results<Ok<ProviderBody>, ProblemHttpResult>> UpdateProviderAsync(
+        string tenant, Guid id, ProviderInput? body, LlmCatalogRepository repo, IGrainFactory grains, NexusSettings settings,
+        CancellationToken ct)
+    {
+        var name = body?.Name?.Trim();
+        if (name is not null && NameProblem(name) is { } nameProblem)
+        {
+            return nameProblem;
+        }
+
+        string? baseUrl = null;
+        if (body?.BaseUrl is not null)
+        {
+            if (BaseUrlProblem(body.BaseUrl, out var normalized) is { } urlProblem)
+            {
+                return Problems.Create(400, "invalid_base_url", urlProblem);
+            }
+
+            if (await EndpointGuard.ProblemAsync(normalized, settings.AllowPrivateLlmUrls, ct) is { } guard)
+            {
+                return Problems.Create(400, "base_url_not_allowed", guard);
+            }
+
+            baseUrl = normalized;
+        }
+
+        string? kind = null;
+        if (body?.Kind is not null && (kind = KindOf(body.Kind, baseUrl ?? "")) is null)
+        {
+            return Problems.Create(400, "provider_kind_invalid", "kind must be openrouter or openai_compatible.");
+        }
+
+        ProviderRow? row;
+        try
+        {
+            row = await repo.UpdateProviderAsync(tenant, id, name, kind, baseUrl, ct);
+        }
+        catch (Npgsql.PostgresException ex) when (ex.SqlState == Npgsql.PostgresErrorCodes.UniqueViolation)
+        {
+            return Problems.Create(409, "provider_exists", $"A provider named '{name}' already exists in your tenant.");
+        }
+
+        if (row is null)
+        {
+            return ProviderNotFound(id);
+        }
+
+        await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
+        return TypedResults.Ok(ToBody(row));
+    }
+
+    /// <summary>Deletes a provider that the default model does not run on; the API's and the backoffice's path.</summary>
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteProviderAsync(
+        string tenant, Guid id, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct)
+    {
+        if ((await repo.ListModelsAsync(tenant, ct)).FirstOrDefault(m => m.IsDefault && m.ProviderId == id) is { } inUse)
+        {
+            return Problems.Create(409, "provider_in_use",
+                $"The tenant's default model '{inUse.Model}' runs on this provider; choose another default model first (PUT /api/admin/models/{{id}}/default).");
+        }
+
+        if (!await repo.DeleteProviderAsync(tenant, id, ct))
+        {
+            return ProviderNotFound(id);
+        }
+
+        await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>Deletes a model of the tenant; the API's and the backoffice's path.</summary>
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteModelAsync(
+        string tenant, Guid id, LlmCatalogRepository repo, IGrainFactory grains, CancellationToken ct)
+    {
+        if (!await repo.DeleteModelAsync(tenant, id, ct))
+        {
+            return ModelNotFound(id);
+        }
+
+        await grains.GetGrain<ITenantGrain>(tenant).InvalidateAsync(ct);
+        return TypedResults.NoContent();
     }
 
     /// <summary>Adds an LLM endpoint of the tenant (public addresses only unless ops allow private ones).</summary>

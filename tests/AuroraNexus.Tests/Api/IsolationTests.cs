@@ -45,6 +45,7 @@ public sealed class IsolationTests(TenancyFixture fx)
         {
             (HttpMethod.Get, $"/api/documents/{document}", "document_not_found"),
             (HttpMethod.Delete, $"/api/documents/{document}", "document_not_found"),
+            (HttpMethod.Post, $"/api/documents/{document}/reindex", "document_not_found"),
             (HttpMethod.Get, $"/api/ingest/batches/{a.BatchId}", "batch_not_found"),
             (HttpMethod.Get, $"/api/admin/threads/{TenancyFixture.CallerApp}/thread-of-a", "thread_not_found"),
             (HttpMethod.Get, $"/api/admin/queries/{queryId}", "query_not_found"),

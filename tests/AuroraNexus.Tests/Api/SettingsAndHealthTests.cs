@@ -36,6 +36,46 @@ public sealed class SettingsAndHealthTests(ApiFixture fx)
     }
 
     [Fact]
+    public async Task The_settings_preview_answers_with_the_unsaved_values_as_a_saved_setting_would_and_saves_nothing()
+    {
+        const string question = "Qu'est-ce que l'aide médicale de l'État ?";
+        var d = AuroraNexus.Grains.Tenancy.TenantSettings.Defaults;
+        var tried = new { retrieve_k = 5, mmr_lambda = 1.0, fusion_dense_weight = 0.0, fusion_document_weight = 0.0, bm25_k1 = 1.2 };
+        var baseline = Ranking(await IngestionApiTests.Ask(fx.Admin, question, ApiFixture.CallerApp));
+
+        var response = await fx.Admin.PostAsJsonAsync("/api/admin/settings/preview", new { question, settings = tried });
+        var preview = (await response.Content.ReadFromJsonAsync<JsonNode>())!;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(5, preview["citations"]!.AsArray().Count);
+        Assert.NotEqual(baseline[..5], Ranking(preview));
+        var current = (await fx.Admin.GetFromJsonAsync<JsonNode>("/api/admin/settings"))!;
+        Assert.Equal(d.RetrieveK, current["retrieve_k"]!.GetValue<int>());
+        Assert.Equal(d.DenseWeight, current["fusion_dense_weight"]!.GetValue<double>());
+
+        var invalid = await fx.Admin.PostAsJsonAsync("/api/admin/settings/preview", new { question, settings = new { mmr_lambda = 2 } });
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+        Assert.Equal("invalid_setting", (await AuthAndValidationTests.Problem(invalid))["code"]!.GetValue<string>());
+
+        // Saved, the same values rank the same passages with the same scores: the preview went through the query path.
+        try
+        {
+            (await fx.Admin.PutAsJsonAsync("/api/admin/settings", tried)).EnsureSuccessStatusCode();
+            Assert.Equal(Ranking(preview), Ranking(await IngestionApiTests.Ask(fx.Admin, question, ApiFixture.CallerApp)));
+        }
+        finally
+        {
+            await fx.Admin.PutAsJsonAsync("/api/admin/settings", new
+            {
+                retrieve_k = d.RetrieveK, mmr_lambda = d.MmrLambda, fusion_dense_weight = d.DenseWeight,
+                fusion_document_weight = d.DocumentWeight, bm25_k1 = d.Bm25K1,
+            });
+        }
+
+        static string[] Ranking(JsonNode answer) => [.. answer["citations"]!.AsArray().Select(c =>
+            $"{c!["document_id"]}#{c["chunk_index"]}:{c["score"]}")];
+    }
+
+    [Fact]
     public async Task A_top_k_below_four_still_gets_an_answer_with_an_outline()
     {
         var response = await fx.Admin.PostAsJsonAsync("/api/query",

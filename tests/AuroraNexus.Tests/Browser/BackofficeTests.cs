@@ -1,4 +1,6 @@
+using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json.Nodes;
 using AuroraNexus.Tests.Infrastructure;
 using Microsoft.Playwright;
 
@@ -133,6 +135,87 @@ public sealed class BackofficeTests(BrowserFixture fx)
         var saved = await System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<System.Text.Json.Nodes.JsonNode>(fx.Admin, "/api/admin/settings");
         Assert.Equal(before, saved!["retrieve_k"]!.ToString());
         await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task The_settings_preview_answers_with_the_unsaved_values_of_the_form_and_saves_nothing()
+    {
+        var page = await fx.LoginAsync();
+        await page.GotoAsync("/settings");
+        var retrieveK = page.Locator("[data-testid=retrieve-k] input, input[data-testid=retrieve-k]").First;
+        await retrieveK.WaitForAsync();
+        await retrieveK.FillAsync("5");
+        await retrieveK.BlurAsync();
+        await page.Locator("[data-testid=preview-question] input, input[data-testid=preview-question]").First
+            .FillAsync("Comment faire une donation au dernier vivant ?");
+        await page.ClickAsync("[data-testid=preview-ask]");
+
+        await Assertions.Expect(page.Locator("[data-testid=preview-citation]")).ToHaveCountAsync(5);
+        await Assertions.Expect(page.Locator("[data-testid=preview-citations]")).ToContainTextAsync("F2767.txt");
+        await BrowserFixture.ScreenshotAsync(page, "settings-preview");
+        var saved = await System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<System.Text.Json.Nodes.JsonNode>(fx.Admin, "/api/admin/settings");
+        Assert.NotEqual(5, saved!["retrieve_k"]!.GetValue<int>());
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_document_found_by_the_search_is_reindexed_from_its_row_with_the_batch_progress()
+    {
+        var name = $"reindex-{Guid.NewGuid():N}"[..16] + ".txt";
+        var batch = await TestApp.IngestAsync(fx.Admin, "browser-reindex", (name,
+            Encoding.UTF8.GetBytes("Le phare du Créac'h, à Ouessant, est l'un des plus puissants d'Europe ; sa lumière porte à soixante kilomètres.")));
+        Assert.Equal("completed", batch["status"]!.GetValue<string>());
+
+        var page = await fx.LoginAsync();
+        await page.GotoAsync("/documents");
+        await page.Locator("[data-testid=documents-search] input, input[data-testid=documents-search]").First.FillAsync(name);
+        await Assertions.Expect(page.Locator("[data-testid=doc-name]")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator("[data-testid=doc-name]")).ToHaveTextAsync(name);
+        await Assertions.Expect(page.Locator("[data-testid=documents-total]")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^1 "));
+
+        await page.ClickAsync("[data-testid=doc-reindex]");
+        await Assertions.Expect(page.Locator("[data-testid=batch-status]")).ToContainTextAsync("completed", new() { Timeout = 180_000 });
+        await Assertions.Expect(page.Locator("[data-testid=batch-doc][data-status=indexed]")).ToContainTextAsync(name);
+        await Assertions.Expect(page.Locator("[data-testid=doc-status]")).ToContainTextAsync("indexed");
+        await BrowserFixture.ScreenshotAsync(page, "documents-reindex");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_provider_is_renamed_and_deleted_and_a_model_deleted_from_the_llm_page()
+    {
+        var (_, email, password, client) = await fx.CreateTenantAsync("prov");
+        using (client)
+        {
+            var created = await client.PostAsJsonAsync("/api/admin/providers", new { name = "edge-llm", kind = "openai_compatible", base_url = "https://8.8.8.8/v1" });
+            Assert.Equal(System.Net.HttpStatusCode.Created, created.StatusCode);
+            var providerId = (await created.Content.ReadFromJsonAsync<JsonNode>())!["id"]!.GetValue<string>();
+            (await client.PostAsJsonAsync("/api/admin/models", new { provider_id = providerId, model = "edge/small", is_default = false })).EnsureSuccessStatusCode();
+        }
+
+        var page = await fx.LoginAsync(email, password);
+        await page.GotoAsync("/llm");
+        await page.Locator("[data-testid=providers-table]").WaitForAsync();
+        await page.Locator("[data-testid=provider-row]", new() { HasText = "edge-llm" }).Locator("[data-testid=provider-edit]").ClickAsync();
+        var name = page.Locator("[data-testid=provider-edit-name] input, input[data-testid=provider-edit-name]").First;
+        await name.FillAsync("edge-llm-renamed");
+        await name.BlurAsync();
+        await page.ClickAsync("[data-testid=provider-save]");
+        await Assertions.Expect(page.Locator("[data-testid=provider-name]", new() { HasText = "edge-llm-renamed" })).ToHaveCountAsync(1);
+
+        // Deleting asks first; the dialog's button confirms.
+        await page.Locator("[data-testid=model-row]", new() { HasText = "edge/small" }).Locator("[data-testid=model-delete]").ClickAsync();
+        await page.Locator(".mud-dialog").GetByRole(AriaRole.Button, new() { Name = "Delete" }).ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=model-name]", new() { HasText = "edge/small" })).ToHaveCountAsync(0);
+        await page.Locator("[data-testid=provider-row]", new() { HasText = "edge-llm-renamed" }).Locator("[data-testid=provider-delete]").ClickAsync();
+        await page.Locator(".mud-dialog").GetByRole(AriaRole.Button, new() { Name = "Delete" }).ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=provider-name]", new() { HasText = "edge-llm" })).ToHaveCountAsync(0);
+        await BrowserFixture.ScreenshotAsync(page, "providers-edited");
+        await page.Context.CloseAsync();
+
+        using var check = await fx.App.LoginAsync(email, password);
+        var providers = (await check.GetFromJsonAsync<JsonArray>("/api/admin/providers"))!;
+        Assert.DoesNotContain(providers, p => p!["name"]!.GetValue<string>().StartsWith("edge-llm", StringComparison.Ordinal));
     }
 
     [Fact]
