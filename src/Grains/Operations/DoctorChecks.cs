@@ -203,7 +203,8 @@ public sealed class RejectedCredentialsCheck : IDoctorCheck
         if (rejected.Count > 0)
         {
             return [new("credentials_rejected", FindingLevel.Error,
-                $"{rejected.Count} credential(s) rejected by their provider at the last test: {string.Join("; ", rejected)}", Fix)];
+                $"{rejected.Count} credential(s) rejected by their provider at the last test: {string.Join("; ", rejected)}",
+                $"{Fix}; {LiveHint}")];
         }
 
         return [new("credentials_rejected", FindingLevel.Ok,
