@@ -139,6 +139,11 @@ public sealed class CredentialsKeyCheck : IDoctorCheck
                 "rotate-credentials-key; or re-enter those credentials in Admin -> Providers -> Credentials")];
         }
 
+        if (tokens.Count == 0)
+        {
+            return [new("credentials_key_decrypts", FindingLevel.Ok, $"no credential stored yet, nothing to decrypt; {configured}")];
+        }
+
         return older > 0
             ? [new("credentials_key_decrypts", FindingLevel.Warning,
                 $"all {tokens.Count} credential(s) decrypt, {older} with an older key than {keys.PrimaryFingerprint}; {configured}",
@@ -190,6 +195,12 @@ public sealed class RejectedCredentialsCheck : IDoctorCheck
                 stored.Add(new Stored(reader.GetString(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3),
                     reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetBoolean(5)));
             }
+        }
+
+        if (stored.Count == 0)
+        {
+            return [new("credentials_rejected", FindingLevel.Ok,
+                "no credential stored yet (answers are extractive until a tenant admin adds one, or OPENROUTER_API_KEY for the default tenant)")];
         }
 
         return context.Options.CredentialTester is { } tester
@@ -283,24 +294,26 @@ public sealed class AdminPasswordCheck : IDoctorCheck
 public sealed class QdrantCheck : IDoctorCheck
 {
     public Task<IReadOnlyList<DoctorResult>> RunAsync(DoctorContext context, CancellationToken ct) =>
-        ProbeCheck.RunAsync(context, "qdrant", "QDRANT_URL", ComponentProbeNames.Qdrant, ct);
+        ProbeCheck.RunAsync(context, "qdrant", "QDRANT_URL", ComponentProbeNames.Qdrant,
+            "QDRANT_URL unset: vectors in the embedded index (kept in PostgreSQL), nothing to probe", ct);
 }
 
 /// <summary>Guide 2.1: the S3 buckets exist (S3_BUCKET_UPLOADS, S3_BUCKET_ARTIFACTS), through the adapter's probe.</summary>
 public sealed class BucketsCheck : IDoctorCheck
 {
     public Task<IReadOnlyList<DoctorResult>> RunAsync(DoctorContext context, CancellationToken ct) =>
-        ProbeCheck.RunAsync(context, "buckets", "S3_ENDPOINT", ComponentProbeNames.ObjectStore, ct);
+        ProbeCheck.RunAsync(context, "buckets", "S3_ENDPOINT", ComponentProbeNames.ObjectStore,
+            "S3_ENDPOINT unset: files in the local folder NEXUS_DATA_DIR/objects, no bucket needed", ct);
 }
 
 internal static class ProbeCheck
 {
     public static async Task<IReadOnlyList<DoctorResult>> RunAsync(
-        DoctorContext context, string check, string variable, string probeName, CancellationToken ct)
+        DoctorContext context, string check, string variable, string probeName, string unsetVerdict, CancellationToken ct)
     {
         if (ConfigurationRules.Value(context.Configuration, variable) is null)
         {
-            return [new(check, FindingLevel.Ok, "not configured: single-node embedded store in use")];
+            return [new(check, FindingLevel.Ok, unsetVerdict)];
         }
 
         var probe = context.Probes.FirstOrDefault(p => p.Name == probeName);

@@ -66,8 +66,10 @@ public sealed class DoctorTests(PostgresFixture postgres) : IDisposable
 
         Assert.True(exit == 0, output.ToString());
         Assert.Contains("[ok     ] postgres: PostgreSQL reachable", output.ToString());
-        Assert.Contains("qdrant: not configured: single-node embedded store in use", output.ToString());
-        Assert.Contains("buckets: not configured: single-node embedded store in use", output.ToString());
+        Assert.Contains("qdrant: QDRANT_URL unset: vectors in the embedded index", output.ToString());
+        Assert.Contains("buckets: S3_ENDPOINT unset: files in the local folder NEXUS_DATA_DIR/objects", output.ToString());
+        Assert.Contains("credentials_key_decrypts: no credential stored yet", output.ToString());
+        Assert.Contains("credentials_rejected: no credential stored yet", output.ToString());
         Assert.Contains("doctor: ok (", output.ToString());
 
         await using (var ds = NpgsqlDataSource.Create(cs))
