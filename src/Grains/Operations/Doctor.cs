@@ -85,8 +85,12 @@ public sealed class DoctorContext(
     {
         if (database is null)
         {
+            // On a single node the private server belongs to the running app: the doctor cannot open it beside it.
             return new DatabaseState(null, new DoctorResult("postgres", FindingLevel.Error,
-                databaseProblem ?? "no database configured", "set DATABASE_URL (e.g. postgres://nexus:secret@postgres:5432/nexus)"), null);
+                databaseProblem ?? "no database configured", SingleNode
+                    ? "if the app runs on this NEXUS_DATA_DIR, ask it instead (GET /api/admin/doctor as an admin of the default " +
+                      "tenant) or stop it and run doctor again; otherwise do what the message says, or set DATABASE_URL for an external database"
+                    : "set DATABASE_URL (e.g. postgres://nexus:secret@postgres:5432/nexus)"), null);
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);

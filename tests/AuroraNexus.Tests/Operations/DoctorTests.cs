@@ -262,6 +262,22 @@ public sealed class DoctorTests(PostgresFixture postgres) : IDisposable
         Assert.Contains("no object_store adapter", buckets.Verdict);
     }
 
+    [Fact]
+    public async Task A_single_node_database_held_by_the_running_app_points_at_the_app_not_at_DATABASE_URL()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["NEXUS_DATA_DIR"] = _dataDir }).Build();
+        var services = new ServiceCollection().AddNexusDoctor();
+        await using var provider = services.BuildServiceProvider();
+        var problem = $"single-node private PostgreSQL: NEXUS_DATA_DIR: another single-node instance (pid 1) already runs on {_dataDir}";
+
+        var report = await provider.GetRequiredService<NexusDoctor>().RunAsync(new DoctorContext(config, true, null, null, problem, []), Ct);
+
+        var line = Line(report, "postgres");
+        Assert.Equal(problem, line.Verdict);
+        Assert.Contains("GET /api/admin/doctor", line.Fix);
+        Assert.Contains("stop it and run doctor again", line.Fix);
+    }
+
     private sealed class FixedProbe(string name, ProbeResult result) : IComponentProbe
     {
         public string Name => name;
