@@ -20,16 +20,21 @@ public static class OpsCommands
     /// <summary>Commands that must run even when the environment is broken (they diagnose it), before the settings load.</summary>
     public static bool IsDiagnosticCommand(string? arg) => arg is "doctor" or "healthcheck";
 
-    public static Task<int> RunDiagnosticAsync(string command, IConfiguration config, string healthPath, int defaultPort, string portVariable) =>
-        command == "doctor" ? DoctorAsync(config, Console.Out, CancellationToken.None) : HealthcheckAsync(config, healthPath, defaultPort, portVariable);
+    public static Task<int> RunDiagnosticAsync(
+        string command, IReadOnlyList<string> args, IConfiguration config, string healthPath, int defaultPort, string portVariable) =>
+        command == "doctor"
+            ? DoctorAsync(config, Console.Out, CancellationToken.None, testCredentials: args.Contains(DoctorOptions.CommandLineFlag))
+            : HealthcheckAsync(config, healthPath, defaultPort, portVariable);
 
     /// <summary>
     /// Every check of the troubleshooting guide, one line each with the fix. Exit code 0 = all ok, 1 = warnings,
-    /// 2 = errors. It opens the database read-only (no migration) and never prints a secret.
+    /// 2 = errors. It opens the database without migrating it and never prints a secret. With
+    /// <paramref name="testCredentials"/> (<c>doctor --test-credentials</c>) it also tests every stored credential against
+    /// its provider and records each outcome on the credential, as the admin API's test does.
     /// </summary>
-    public static async Task<int> DoctorAsync(IConfiguration config, TextWriter output, CancellationToken ct)
+    public static async Task<int> DoctorAsync(IConfiguration config, TextWriter output, CancellationToken ct, bool testCredentials = false)
     {
-        var report = await RunDoctorAsync(config, ct);
+        var report = await RunDoctorAsync(config, ct, testCredentials);
         foreach (var r in report.Results)
         {
             output.WriteLine($"[{r.Status,-7}] {r.Check}: {r.Verdict}");
@@ -45,7 +50,7 @@ public static class OpsCommands
         return report.ExitCode;
     }
 
-    public static async Task<DoctorReport> RunDoctorAsync(IConfiguration config, CancellationToken ct)
+    public static async Task<DoctorReport> RunDoctorAsync(IConfiguration config, CancellationToken ct, bool testCredentials = false)
     {
         var singleNode = OnSingleNodeData(config);
         NexusSettings? settings = null;
@@ -102,7 +107,8 @@ public static class OpsCommands
             }
 
             await using var provider = services.BuildServiceProvider();
-            var context = new DoctorContext(config, singleNode, settings, dataSource, databaseProblem, provider.GetServices<IComponentProbe>());
+            var options = new DoctorOptions(testCredentials ? provider.GetService<CredentialTester>() : null);
+            var context = new DoctorContext(config, singleNode, settings, dataSource, databaseProblem, provider.GetServices<IComponentProbe>(), options);
             return await provider.GetRequiredService<NexusDoctor>().RunAsync(context, ct);
         }
         finally

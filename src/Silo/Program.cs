@@ -8,7 +8,7 @@ builder.Logging.AddNexusLogDefaults(builder.Configuration);
 var command = args.FirstOrDefault(a => !a.StartsWith('-'));
 if (OpsCommands.IsDiagnosticCommand(command))
 {
-    return await OpsCommands.RunDiagnosticAsync(command!, builder.Configuration, "/health/ready", 17500, "HOST_GATEWAY_PORT");
+    return await OpsCommands.RunDiagnosticAsync(command!, args, builder.Configuration, "/health/ready", 17500, "HOST_GATEWAY_PORT");
 }
 
 var isOps = command is not null && command != "run";

@@ -11,7 +11,7 @@ if (command is not null)
     var config = WebApplication.CreateBuilder(args).Configuration;
     if (OpsCommands.IsDiagnosticCommand(command))
     {
-        return await OpsCommands.RunDiagnosticAsync(command, config, "/api/health/ready", 18500, "HOST_API_PORT");
+        return await OpsCommands.RunDiagnosticAsync(command, args, config, "/api/health/ready", 18500, "HOST_API_PORT");
     }
 
     using var loggerFactory = LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true));

@@ -23,8 +23,22 @@ public sealed record StoreSettings(
     public const string DefaultUploadsBucket = "nexus-uploads";
     public const string DefaultArtifactsBucket = "nexus-artifacts";
 
-    /// <summary>Reads the variables; the rules in <see cref="ConfigurationRules"/> have already refused bad values at start-up.</summary>
-    public static StoreSettings From(IConfiguration config) => new(
+    /// <summary>
+    /// The one reading of the store variables: <see cref="ConfigurationRules"/> judges them (its first error is thrown,
+    /// naming the variable, with the same words the doctor prints), then they are read.
+    /// </summary>
+    public static StoreSettings Load(IConfiguration config)
+    {
+        ConfigurationRules.ThrowOnErrors(config);
+        return From(config);
+    }
+
+    /// <summary>S3_ENDPOINT set: where MinIO is and who we are to it; null = the local folder.</summary>
+    public Storage.S3StoreOptions? S3 => S3Endpoint is { } endpoint
+        ? new Storage.S3StoreOptions(endpoint, MinioUser!, MinioPassword!, UploadsBucket, ArtifactsBucket)
+        : null;
+
+    private static StoreSettings From(IConfiguration config) => new(
         ConfigurationRules.AbsoluteUrl(ConfigurationRules.Value(config, "QDRANT_URL")),
         ConfigurationRules.AbsoluteUrl(ConfigurationRules.Value(config, "S3_ENDPOINT")),
         ConfigurationRules.Value(config, "S3_BUCKET_UPLOADS") ?? DefaultUploadsBucket,
@@ -54,7 +68,7 @@ public static partial class ConfigurationRules
         var s3 = Value(config, "S3_ENDPOINT");
         findings.Add(UrlRule("s3_endpoint", "S3_ENDPOINT", s3, "http://minio:9000",
             "not configured: single-node local object store (NEXUS_DATA_DIR/objects) in use"));
-        findings.Add(UrlRule("qdrant_url", "QDRANT_URL", Value(config, "QDRANT_URL"), "http://qdrant:6334",
+        findings.Add(UrlRule("qdrant_url", "QDRANT_URL", Value(config, "QDRANT_URL"), "http://qdrant:6334 (the gRPC port; 6333 is REST)",
             "not configured: single-node embedded store in use"));
         findings.AddRange(MinioCredentials(config, s3 is not null));
         if (s3 is not null)
@@ -116,7 +130,7 @@ public static partial class ConfigurationRules
         else if (NexusSettings.IsPlaceholder(password))
         {
             ok = false;
-            yield return new("minio_credentials", "MINIO_ROOT_PASSWORD", FindingLevel.Warning,
+            yield return new("minio_credentials", "MINIO_ROOT_PASSWORD", level,
                 "MINIO_ROOT_PASSWORD is still the placeholder of .env.example",
                 $"set a real password (e.g. openssl rand -hex 16), {recreate}");
         }
@@ -135,10 +149,13 @@ public static partial class ConfigurationRules
             return new(check, variable, FindingLevel.Ok, unsetVerdict);
         }
 
-        return AbsoluteUrl(value) is null
-            ? new(check, variable, FindingLevel.Error, $"{variable} '{value}' is not an absolute http(s) URL",
-                $"write it with scheme, host and port, e.g. {example}, or unset it for the single-node store")
-            : new(check, variable, FindingLevel.Ok, $"{variable} is {value}");
+        var fix = $"write it with scheme, host and port only, e.g. {example}, or unset it for the single-node store";
+        return AbsoluteUrl(value) switch
+        {
+            null => new(check, variable, FindingLevel.Error, $"{variable} '{value}' is not an absolute http(s) URL", fix),
+            { AbsolutePath: not "/" } => new(check, variable, FindingLevel.Error, $"{variable} '{value}' has a path, which the client cannot use", fix),
+            _ => new(check, variable, FindingLevel.Ok, $"{variable} is {value}"),
+        };
     }
 
     private static ConfigFinding Bucket(IConfiguration config, string variable, string fallback)

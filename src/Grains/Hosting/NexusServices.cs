@@ -26,6 +26,9 @@ public static class NexusServices
         services.AddSingleton<LlmCatalogRepository>();
         services.AddSingleton(sp => new AuroraNexus.Grains.Tenancy.CredentialVault(
             sp.GetRequiredService<NexusSettings>().CredentialKeys, sp.GetRequiredService<LlmCatalogRepository>()));
+        // Transient like the typed HTTP client it holds, so that its handler is rotated by the factory.
+        services.AddHttpClient<ChatCompletionsClient>();
+        services.AddTransient<AuroraNexus.Grains.Tenancy.CredentialTester>();
         return services;
     }
 
@@ -72,7 +75,6 @@ public static class NexusServices
         services.AddSingleton(sp => new Chunker(sp.GetRequiredService<IEmbedder>(), new ChunkerOptions()));
         services.AddSingleton<LexicalSearch>();
         services.AddSingleton<RetrievalService>();
-        services.AddHttpClient<ChatCompletionsClient>();
         services.AddSingleton<IAnswerWriter, TenantAnswerWriter>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddHostedService<IngestionSweeper>();

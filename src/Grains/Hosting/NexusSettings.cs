@@ -56,10 +56,10 @@ public sealed class NexusSettings
     public bool AllowPrivateLlmUrls { get; init; }
 
     /// <summary>S3_ENDPOINT and friends: files go to MinIO; null = the local folder <see cref="ObjectsDirectory"/>.</summary>
-    public AuroraNexus.Grains.Storage.S3StoreOptions? S3 { get; init; }
+    public AuroraNexus.Grains.Storage.S3StoreOptions? S3 => Stores.S3;
 
     /// <summary>QDRANT_URL (gRPC): vectors go to Qdrant; null = the embedded index.</summary>
-    public Uri? QdrantUrl { get; init; }
+    public Uri? QdrantUrl => Stores.QdrantUrl;
 
     /// <summary>QDRANT_URL, S3_ENDPOINT, buckets and MinIO credentials (unset = the single-node stores).</summary>
     public StoreSettings Stores { get; init; } = new(null, null, StoreSettings.DefaultUploadsBucket, StoreSettings.DefaultArtifactsBucket, null, null);
@@ -82,7 +82,8 @@ public sealed class NexusSettings
     /// <param name="singleNode">true: unset secrets are generated in the data directory; false: they must be set.</param>
     public static NexusSettings Load(IConfiguration config, bool singleNode = true)
     {
-        // The guide's configuration errors (MinIO lengths with S3_ENDPOINT set, malformed store URLs) stop start-up here.
+        // The guide's configuration errors (MinIO lengths with S3_ENDPOINT set, malformed store URLs, bucket names) stop
+        // start-up here, before anything is created.
         ConfigurationRules.ThrowOnErrors(config);
         var dataDir = Path.GetFullPath(Value(config, "NEXUS_DATA_DIR") ?? ".nexus");
         Directory.CreateDirectory(dataDir);
@@ -122,10 +123,7 @@ public sealed class NexusSettings
             PublicDomain = Value(config, "PUBLIC_DOMAIN"),
             MaxUploadBytes = Long(config, "NEXUS_MAX_UPLOAD_BYTES", 50L * 1024 * 1024),
             AllowPrivateLlmUrls = Bool(config, EndpointGuard.AllowVariable),
-            S3 = AuroraNexus.Grains.Storage.S3StoreOptions.FromConfiguration(config),
-            QdrantUrl = AuroraNexus.Grains.Retrieval.QdrantOptions.UrlFromConfiguration(config),
-
-            Stores = StoreSettings.From(config),
+            Stores = StoreSettings.Load(config),
             ShutdownTimeout = TimeSpan.FromSeconds(Long(config, "NEXUS_SHUTDOWN_SECONDS", 30)),
             MembershipProbeTimeout = Value(config, "ORLEANS_PROBE_TIMEOUT_SECONDS") is null
                 ? null

@@ -1,5 +1,6 @@
 using AuroraNexus.Grains.Hosting;
 using AuroraNexus.Grains.Storage;
+using AuroraNexus.Grains.Tenancy;
 using Microsoft.Extensions.Configuration;
 using Npgsql;
 
@@ -61,7 +62,7 @@ public interface IDoctorCheck
 /// <summary>What the checks look at: the raw environment (so that a broken one is still diagnosed), and when it could be opened, the database.</summary>
 public sealed class DoctorContext(
     IConfiguration configuration, bool singleNode, NexusSettings? settings, NpgsqlDataSource? database, string? databaseProblem,
-    IEnumerable<IComponentProbe> probes)
+    IEnumerable<IComponentProbe> probes, DoctorOptions? options = null)
 {
     private Task<DatabaseState>? _state;
 
@@ -75,6 +76,8 @@ public sealed class DoctorContext(
 
     public IReadOnlyList<IComponentProbe> Probes { get; } = [.. probes];
 
+    public DoctorOptions Options { get; } = options ?? new DoctorOptions();
+
     /// <summary>Reachability, authentication and schema, asked once for every check that needs the database.</summary>
     public Task<DatabaseState> DatabaseAsync(CancellationToken ct) => _state ??= ProbeDatabaseAsync(ct);
 
@@ -82,8 +85,12 @@ public sealed class DoctorContext(
     {
         if (database is null)
         {
+            // On a single node the private server belongs to the running app: the doctor cannot open it beside it.
             return new DatabaseState(null, new DoctorResult("postgres", FindingLevel.Error,
-                databaseProblem ?? "no database configured", "set DATABASE_URL (e.g. postgres://nexus:secret@postgres:5432/nexus)"), null);
+                databaseProblem ?? "no database configured", SingleNode
+                    ? "if the app runs on this NEXUS_DATA_DIR, ask it instead (GET /api/admin/doctor as an admin of the default " +
+                      "tenant) or stop it and run doctor again; otherwise do what the message says, or set DATABASE_URL for an external database"
+                    : "set DATABASE_URL (e.g. postgres://nexus:secret@postgres:5432/nexus)"), null);
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -121,6 +128,20 @@ public sealed class DoctorContext(
 
     private static DatabaseState Down(string verdict, string fix) =>
         new(null, new DoctorResult("postgres", FindingLevel.Error, verdict, fix), null);
+}
+
+/// <summary>
+/// What a run may do beyond reading: with a <see cref="CredentialTester"/> (<c>doctor --test-credentials</c>,
+/// <c>?test_credentials=true</c>) every stored credential is tested against its provider, at most
+/// <see cref="CredentialTestConcurrency"/> at a time, each call bounded by <see cref="CredentialTestTimeout"/>.
+/// </summary>
+public sealed record DoctorOptions(CredentialTester? CredentialTester = null)
+{
+    public const string CommandLineFlag = "--test-credentials";
+
+    public int CredentialTestConcurrency { get; init; } = 4;
+
+    public TimeSpan CredentialTestTimeout { get; init; } = TimeSpan.FromSeconds(20);
 }
 
 /// <param name="Database">Null when PostgreSQL cannot be used; <paramref name="Verdict"/> says why.</param>

@@ -1,5 +1,6 @@
 using AuroraNexus.Grains.Hosting;
 using AuroraNexus.Grains.Storage;
+using AuroraNexus.Grains.Tenancy;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -138,6 +139,11 @@ public sealed class CredentialsKeyCheck : IDoctorCheck
                 "rotate-credentials-key; or re-enter those credentials in Admin -> Providers -> Credentials")];
         }
 
+        if (tokens.Count == 0)
+        {
+            return [new("credentials_key_decrypts", FindingLevel.Ok, $"no credential stored yet, nothing to decrypt; {configured}")];
+        }
+
         return older > 0
             ? [new("credentials_key_decrypts", FindingLevel.Warning,
                 $"all {tokens.Count} credential(s) decrypt, {older} with an older key than {keys.PrimaryFingerprint}; {configured}",
@@ -146,10 +152,25 @@ public sealed class CredentialsKeyCheck : IDoctorCheck
     }
 }
 
-/// <summary>Guide 3.1: credentials whose last test (or last use recorded as a test) the provider rejected.</summary>
+/// <summary>
+/// Guide 3.1: credentials the provider rejects. By default, the status recorded at each credential's last test; with
+/// <see cref="DoctorOptions.CredentialTester"/>, every credential is tested now (the admin API's test, recorded the same
+/// way): rejected ones are errors, those whose provider could not be reached warnings.
+/// </summary>
 public sealed class RejectedCredentialsCheck : IDoctorCheck
 {
-    private static readonly string[] Rejections = ["provider_auth_failed", "credential_invalid", "provider_payment_required"];
+    private const string Fix =
+        "store a valid key: PUT /api/admin/providers/credentials/{id} (Admin -> Providers -> Credentials), then POST .../{id}/test; " +
+        "for provider_payment_required add credits on the provider's account";
+
+    private const string LiveHint = "run `doctor --test-credentials` (GET /api/admin/doctor?test_credentials=true) to ask the providers now";
+
+    private static readonly string[] Rejections = ["provider_auth_failed", "credential_invalid", "credential_missing", "provider_payment_required"];
+
+    private sealed record Stored(string TenantId, Guid Id, string Label, string Provider, string? LastStatus, bool Untested)
+    {
+        public string Name(string status) => $"tenant {TenantId} / {Provider} / '{Label}' ({status})";
+    }
 
     public async Task<IReadOnlyList<DoctorResult>> RunAsync(DoctorContext context, CancellationToken ct)
     {
@@ -162,38 +183,90 @@ public sealed class RejectedCredentialsCheck : IDoctorCheck
         // Ops view across tenants on purpose: the doctor is the platform operator's tool.
         await using var cmd = state.Database!.CreateCommand(
             """
-            SELECT c.tenant_id, c.label, p.name, c.last_test_status, c.last_tested_at IS NULL
+            SELECT c.tenant_id, c.id, c.label, p.name, c.last_test_status, c.last_tested_at IS NULL
             FROM llm_credentials c JOIN llm_providers p ON p.id = c.provider_id AND p.tenant_id = c.tenant_id
             ORDER BY c.tenant_id, c.label
             """);
-        var rejected = new List<string>();
-        var untested = 0;
-        var total = 0;
+        var stored = new List<Stored>();
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
             {
-                total++;
-                if (reader.GetBoolean(4))
-                {
-                    untested++;
-                }
-                else if (!reader.IsDBNull(3) && Rejections.Contains(reader.GetString(3)))
-                {
-                    rejected.Add($"tenant {reader.GetString(0)} / {reader.GetString(2)} / '{reader.GetString(1)}' ({reader.GetString(3)})");
-                }
+                stored.Add(new Stored(reader.GetString(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3),
+                    reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetBoolean(5)));
             }
         }
 
+        if (stored.Count == 0)
+        {
+            return [new("credentials_rejected", FindingLevel.Ok,
+                "no credential stored yet (answers are extractive until a tenant admin adds one, or OPENROUTER_API_KEY for the default tenant)")];
+        }
+
+        return context.Options.CredentialTester is { } tester
+            ? await TestNowAsync(stored, tester, context.Options, ct)
+            : FromLastTests(stored);
+    }
+
+    private static IReadOnlyList<DoctorResult> FromLastTests(List<Stored> stored)
+    {
+        var rejected = stored.Where(c => !c.Untested && c.LastStatus is { } s && Rejections.Contains(s)).Select(c => c.Name(c.LastStatus!)).ToList();
         if (rejected.Count > 0)
         {
             return [new("credentials_rejected", FindingLevel.Error,
                 $"{rejected.Count} credential(s) rejected by their provider at the last test: {string.Join("; ", rejected)}",
-                "store a valid key: PUT /api/admin/providers/credentials/{id} (Admin -> Providers -> Credentials), then POST .../{id}/test")];
+                $"{Fix}; {LiveHint}")];
         }
 
         return [new("credentials_rejected", FindingLevel.Ok,
-            $"no credential rejected at its last test ({total} stored, {untested} never tested: POST /api/admin/providers/credentials/{{id}}/test)")];
+            $"no credential rejected at its last test ({stored.Count} stored, {stored.Count(c => c.Untested)} never tested); {LiveHint}")];
+    }
+
+    private static async Task<IReadOnlyList<DoctorResult>> TestNowAsync(
+        List<Stored> stored, CredentialTester tester, DoctorOptions options, CancellationToken ct)
+    {
+        var outcomes = new (Stored Credential, string? Status)[stored.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, stored.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = options.CredentialTestConcurrency, CancellationToken = ct },
+            async (i, token) =>
+            {
+                var c = stored[i];
+                try
+                {
+                    var result = await tester.TestAsync(c.TenantId, c.Id, options.CredentialTestTimeout, token);
+                    outcomes[i] = (c, result.Status);
+                }
+                catch (KeyNotFoundException)
+                {
+                    outcomes[i] = (c, null); // deleted meanwhile
+                }
+            });
+
+        var tested = outcomes.Where(o => o.Status is not null).ToList();
+        var rejected = tested.Where(o => Rejections.Contains(o.Status!)).Select(o => o.Credential.Name(o.Status!)).ToList();
+        var unreadable = tested.Count(o => o.Status == "credential_unreadable");
+        var unreachable = tested.Where(o => o.Status != "ok" && o.Status != "credential_unreadable" && !Rejections.Contains(o.Status!))
+            .Select(o => o.Credential.Name(o.Status!)).ToList();
+        var accepted = tested.Count(o => o.Status == "ok");
+        var skipped = unreadable > 0 ? $", {unreadable} not tried: unreadable (see credentials_key_decrypts)" : "";
+
+        var results = new List<DoctorResult>
+        {
+            rejected.Count > 0
+                ? new("credentials_rejected", FindingLevel.Error,
+                    $"{rejected.Count} of {tested.Count} credential(s) rejected by their provider just now: {string.Join("; ", rejected)}", Fix)
+                : new("credentials_rejected", FindingLevel.Ok,
+                    $"tested {tested.Count} credential(s) just now: {accepted} accepted, none rejected{skipped}"),
+        };
+        if (unreachable.Count > 0)
+        {
+            results.Add(new("credentials_unreachable", FindingLevel.Warning,
+                $"{unreachable.Count} credential(s) could not be verified, their provider did not give a verdict: {string.Join("; ", unreachable)}",
+                "check that the provider's base_url is reachable from this host (DNS, proxy, firewall; GET /api/admin/providers) and " +
+                "run the test again; each credential's last_test_message has the provider's own words"));
+        }
+
+        return results;
     }
 }
 
@@ -221,24 +294,26 @@ public sealed class AdminPasswordCheck : IDoctorCheck
 public sealed class QdrantCheck : IDoctorCheck
 {
     public Task<IReadOnlyList<DoctorResult>> RunAsync(DoctorContext context, CancellationToken ct) =>
-        ProbeCheck.RunAsync(context, "qdrant", "QDRANT_URL", ComponentProbeNames.Qdrant, ct);
+        ProbeCheck.RunAsync(context, "qdrant", "QDRANT_URL", ComponentProbeNames.Qdrant,
+            "QDRANT_URL unset: vectors in the embedded index (kept in PostgreSQL), nothing to probe", ct);
 }
 
 /// <summary>Guide 2.1: the S3 buckets exist (S3_BUCKET_UPLOADS, S3_BUCKET_ARTIFACTS), through the adapter's probe.</summary>
 public sealed class BucketsCheck : IDoctorCheck
 {
     public Task<IReadOnlyList<DoctorResult>> RunAsync(DoctorContext context, CancellationToken ct) =>
-        ProbeCheck.RunAsync(context, "buckets", "S3_ENDPOINT", ComponentProbeNames.ObjectStore, ct);
+        ProbeCheck.RunAsync(context, "buckets", "S3_ENDPOINT", ComponentProbeNames.ObjectStore,
+            "S3_ENDPOINT unset: files in the local folder NEXUS_DATA_DIR/objects, no bucket needed", ct);
 }
 
 internal static class ProbeCheck
 {
     public static async Task<IReadOnlyList<DoctorResult>> RunAsync(
-        DoctorContext context, string check, string variable, string probeName, CancellationToken ct)
+        DoctorContext context, string check, string variable, string probeName, string unsetVerdict, CancellationToken ct)
     {
         if (ConfigurationRules.Value(context.Configuration, variable) is null)
         {
-            return [new(check, FindingLevel.Ok, "not configured: single-node embedded store in use")];
+            return [new(check, FindingLevel.Ok, unsetVerdict)];
         }
 
         var probe = context.Probes.FirstOrDefault(p => p.Name == probeName);

@@ -15,20 +15,6 @@ public sealed record QdrantOptions(Uri Url, string Model, int Dimensions)
     /// <summary>One collection per embedding model: vectors of different models are never compared.</summary>
     public string Collection => "nexus_chunks_" + new string([.. Model.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '_')]);
 
-    /// <summary>Null when QDRANT_URL is unset (single node: embedded index); a bad value stops start-up with the variable's name.</summary>
-    public static Uri? UrlFromConfiguration(IConfiguration config)
-    {
-        var v = config["QDRANT_URL"]?.Trim();
-        if (string.IsNullOrEmpty(v))
-        {
-            return null;
-        }
-
-        return Uri.TryCreate(v, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.AbsolutePath == "/"
-            ? uri
-            : throw new NexusConfigurationException("QDRANT_URL",
-                $"'{v}' is not a Qdrant gRPC address: write the scheme, host and gRPC port, e.g. http://qdrant:6334 (6333 is the REST port), or unset it to use the embedded index");
-    }
 }
 
 /// <summary>

@@ -12,60 +12,6 @@ namespace AuroraNexus.Grains.Storage;
 public sealed record S3StoreOptions(Uri Endpoint, string AccessKey, string SecretKey, string UploadsBucket, string ArtifactsBucket)
 {
     public override string ToString() => $"S3 {Endpoint} (buckets {UploadsBucket}, {ArtifactsBucket})";
-
-    /// <summary>Null when S3_ENDPOINT is unset (single node: local folder); a bad value stops start-up with the variable's name.</summary>
-    public static S3StoreOptions? FromConfiguration(IConfiguration config)
-    {
-        var endpoint = Value(config, "S3_ENDPOINT");
-        if (endpoint is null)
-        {
-            return null;
-        }
-
-        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.AbsolutePath != "/")
-        {
-            throw new NexusConfigurationException("S3_ENDPOINT",
-                $"'{endpoint}' is not an S3 endpoint: write the scheme, host and port only, e.g. http://minio:9000 (or unset it to keep files in NEXUS_DATA_DIR)");
-        }
-
-        var user = Value(config, "MINIO_ROOT_USER") ?? throw new NexusConfigurationException("MINIO_ROOT_USER",
-            "is not set; S3_ENDPOINT is, and the object store needs the access key MinIO was started with (3 characters or more)");
-        if (user.Length < 3)
-        {
-            throw new NexusConfigurationException("MINIO_ROOT_USER", $"must be at least 3 characters (it has {user.Length}), as MinIO requires");
-        }
-
-        var password = Value(config, "MINIO_ROOT_PASSWORD") ?? throw new NexusConfigurationException("MINIO_ROOT_PASSWORD",
-            "is not set; S3_ENDPOINT is, and the object store needs the secret key MinIO was started with (8 characters or more)");
-        if (password.Length < 8)
-        {
-            throw new NexusConfigurationException("MINIO_ROOT_PASSWORD", $"must be at least 8 characters (it has {password.Length}), as MinIO requires");
-        }
-
-        if (NexusSettings.IsPlaceholder(password))
-        {
-            throw new NexusConfigurationException("MINIO_ROOT_PASSWORD",
-                "holds a placeholder, not a secret; generate one with `openssl rand -hex 24` and give MinIO the same value");
-        }
-
-        return new S3StoreOptions(uri, user, password,
-            Bucket(config, "S3_BUCKET_UPLOADS", "nexus-uploads"), Bucket(config, "S3_BUCKET_ARTIFACTS", "nexus-artifacts"));
-    }
-
-    private static string Bucket(IConfiguration config, string name, string fallback)
-    {
-        var v = Value(config, name) ?? fallback;
-        var valid = v.Length is >= 3 and <= 63 && char.IsAsciiLetterLower(v[0]) | char.IsAsciiDigit(v[0]) &&
-            char.IsAsciiLetterLower(v[^1]) | char.IsAsciiDigit(v[^1]) &&
-            v.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '.') && !v.Contains("..", StringComparison.Ordinal);
-        return valid
-            ? v
-            : throw new NexusConfigurationException(name,
-                $"'{v}' is not an S3 bucket name: 3 to 63 lower-case letters, digits, '-' or '.', starting and ending with a letter or digit (default {fallback})");
-    }
-
-    private static string? Value(IConfiguration config, string name) =>
-        config[name] is { } v && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
 }
 
 /// <summary>

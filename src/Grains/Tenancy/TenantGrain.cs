@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using AuroraNexus.Grains.Hosting;
 using AuroraNexus.Grains.Llm;
@@ -19,10 +18,11 @@ public sealed partial class TenantGrain(
     SettingsRepository settings,
     LlmCatalogRepository catalog,
     ChatCompletionsClient client,
+    CredentialTester tester,
     NexusSettings nexus,
     ILogger<TenantGrain> logger) : Grain, ITenantGrain
 {
-    private const string AppTitle = "Aurora Nexus";
+    private const string AppTitle = CredentialTester.AppTitle;
 
     private TenantSettings? _settings;
     private Task<Gateway>? _gateway;
@@ -81,43 +81,8 @@ public sealed partial class TenantGrain(
         }
     }
 
-    public async Task<CredentialTestResult> TestCredentialAsync(Guid credentialId, CancellationToken cancellationToken = default)
-    {
-        var row = await catalog.GetCredentialAsync(TenantId, credentialId, cancellationToken)
-            ?? throw new KeyNotFoundException($"No credential {credentialId} in tenant '{TenantId}'.");
-        var provider = await catalog.GetProviderAsync(TenantId, row.ProviderId, cancellationToken)
-            ?? throw new KeyNotFoundException($"The provider of credential {credentialId} is gone.");
-        var watch = Stopwatch.StartNew();
-        CredentialTestResult result;
-        if (await EndpointGuard.ProblemAsync(provider.BaseUrl, nexus.AllowPrivateLlmUrls, cancellationToken) is { } blocked)
-        {
-            result = new CredentialTestResult(row.Id, LlmErrorCode.ProviderBadRequest.ToCode(), blocked, null, 0, []);
-        }
-        else if (!nexus.CredentialKeys.TryDecrypt(row.Token, row.KeyFingerprint, out var key, out _))
-        {
-            var error = LlmException.CredentialUnreadable(TenantId, row.Label, row.KeyFingerprint, nexus.CredentialKeys.Fingerprints);
-            result = new CredentialTestResult(row.Id, error.ErrorCode, error.Message, null, 0, []);
-        }
-        else
-        {
-            var endpoint = Endpoint(provider, row, key, DefaultModelFor(provider, null));
-            try
-            {
-                var check = await client.CheckKeyAsync(endpoint, cancellationToken);
-                result = new CredentialTestResult(row.Id, "ok",
-                    $"{provider.Name} accepted the key {endpoint.MaskedKey} ({check.CheckedPath})", check.Label,
-                    watch.ElapsedMilliseconds, [.. check.Warnings]);
-            }
-            catch (LlmException ex)
-            {
-                result = new CredentialTestResult(row.Id, ex.ErrorCode, ex.Message, null, watch.ElapsedMilliseconds, []);
-            }
-        }
-
-        await catalog.RecordTestAsync(TenantId, row.Id, result.Status, result.Message, cancellationToken);
-        LogCredentialTested(logger, TenantId, row.Label, result.Status);
-        return result;
-    }
+    public Task<CredentialTestResult> TestCredentialAsync(Guid credentialId, CancellationToken cancellationToken = default) =>
+        tester.TestAsync(TenantId, credentialId, timeout: null, cancellationToken);
 
     private Task<Gateway> GatewayAsync(CancellationToken ct)
     {
@@ -225,12 +190,7 @@ public sealed partial class TenantGrain(
         : models?.FirstOrDefault(m => m.ProviderId == provider.Id)?.Model ?? nexus.LlmModel;
 
     private LlmEndpoint Endpoint(ProviderRow provider, CredentialRow credential, string key, string model) =>
-        new(provider.BaseUrl, key, model, nexus.PublicDomain, AppTitle)
-        {
-            TenantId = TenantId,
-            CredentialLabel = credential.Label,
-            Kind = LlmProviderKinds.TryParse(provider.Kind, out var kind) ? kind : null,
-        };
+        CredentialTester.Endpoint(TenantId, provider, credential, key, model, nexus);
 
     private static IReadOnlyList<ChatMessage> ToMessages(LlmRequest request) =>
         [.. request.Messages.Select(m => new ChatMessage(m.Role, m.Content))];
@@ -263,7 +223,4 @@ public sealed partial class TenantGrain(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Tenant {Tenant} credential '{Credential}' is unreadable: encrypted with key {Needed}, configured keys {Configured}")]
     private static partial void LogCredentialUnreadable(ILogger logger, string tenant, string credential, string needed, string configured);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Tenant {Tenant} credential '{Credential}' tested: {Status}")]
-    private static partial void LogCredentialTested(ILogger logger, string tenant, string credential, string status);
 }

@@ -1,6 +1,4 @@
 using AuroraNexus.Grains.Hosting;
-using AuroraNexus.Grains.Retrieval;
-using AuroraNexus.Grains.Storage;
 using Microsoft.Extensions.Configuration;
 
 namespace AuroraNexus.Tests.Hosting;
@@ -18,14 +16,14 @@ public sealed class StoreSettingsTests
     [Fact]
     public void Without_S3_ENDPOINT_or_QDRANT_URL_the_single_node_stores_are_kept()
     {
-        Assert.Null(S3StoreOptions.FromConfiguration(Config(("MINIO_ROOT_USER", "nexus"))));
-        Assert.Null(QdrantOptions.UrlFromConfiguration(Config(("QDRANT_URL", " "))));
+        Assert.Null(StoreSettings.Load(Config(("MINIO_ROOT_USER", "nexus"))).S3);
+        Assert.Null(StoreSettings.Load(Config(("QDRANT_URL", " "))).QdrantUrl);
     }
 
     [Fact]
     public void S3_settings_take_the_documented_defaults()
     {
-        var s3 = S3StoreOptions.FromConfiguration(Config(GoodS3))!;
+        var s3 = StoreSettings.Load(Config(GoodS3)).S3!;
 
         Assert.Equal(new Uri("http://minio:9000"), s3.Endpoint);
         Assert.Equal(("nexus-uploads", "nexus-artifacts"), (s3.UploadsBucket, s3.ArtifactsBucket));
@@ -46,7 +44,7 @@ public sealed class StoreSettingsTests
     {
         var values = GoodS3.Where(v => v.Item1 != key).Append((key, value)).ToArray();
 
-        var error = Assert.Throws<NexusConfigurationException>(() => S3StoreOptions.FromConfiguration(Config(values)));
+        var error = Assert.Throws<NexusConfigurationException>(() => StoreSettings.Load(Config(values)).S3);
 
         Assert.Equal(variable, error.Variable);
     }
@@ -57,7 +55,7 @@ public sealed class StoreSettingsTests
     [InlineData("http://qdrant:6334/collections")]
     public void A_QDRANT_URL_that_is_not_an_address_stops_start_up(string value)
     {
-        var error = Assert.Throws<NexusConfigurationException>(() => QdrantOptions.UrlFromConfiguration(Config(("QDRANT_URL", value))));
+        var error = Assert.Throws<NexusConfigurationException>(() => StoreSettings.Load(Config(("QDRANT_URL", value))).QdrantUrl);
 
         Assert.Equal("QDRANT_URL", error.Variable);
         Assert.Contains("6334", error.Message);

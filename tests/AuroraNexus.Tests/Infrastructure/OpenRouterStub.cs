@@ -73,6 +73,7 @@ public sealed class OpenRouterStub : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<Func<HttpContext, ChatCall, Task>> _chat = new();
     private readonly ConcurrentQueue<(int Status, string Message)> _keyErrors = new();
+    private readonly ConcurrentDictionary<string, (int Status, string Message)> _rejectedKeys = new(StringComparer.Ordinal);
     private readonly List<RecordedRequest> _requests = [];
     private int _chatCalls;
     private int _generation;
@@ -277,11 +278,15 @@ public sealed class OpenRouterStub : IAsyncDisposable
     /// <summary>Fails the next <c>GET /key</c> (or <c>GET /models</c> when <see cref="ModelsRequireKey"/>).</summary>
     public void EnqueueKeyError(int status, string message) => _keyErrors.Enqueue((status, message));
 
+    /// <summary>Answers every <c>GET /key</c> made with <paramref name="key"/> with this error, whatever the order of calls.</summary>
+    public void RejectKey(string key, int status = 401, string message = InvalidKeyMessage) => _rejectedKeys[key] = (status, message);
+
     /// <summary>Forgets queued behaviours and recorded requests.</summary>
     public void Reset()
     {
         _chat.Clear();
         _keyErrors.Clear();
+        _rejectedKeys.Clear();
         lock (_requests)
         {
             _requests.Clear();
@@ -362,7 +367,7 @@ public sealed class OpenRouterStub : IAsyncDisposable
 
         if (isKey)
         {
-            if (_keyErrors.TryDequeue(out var keyError))
+            if (_rejectedKeys.TryGetValue(token, out var keyError) || _keyErrors.TryDequeue(out keyError))
             {
                 await WriteErrorAsync(context, keyError.Status, keyError.Message, null, null);
                 return;

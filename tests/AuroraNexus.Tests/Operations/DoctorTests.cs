@@ -66,8 +66,10 @@ public sealed class DoctorTests(PostgresFixture postgres) : IDisposable
 
         Assert.True(exit == 0, output.ToString());
         Assert.Contains("[ok     ] postgres: PostgreSQL reachable", output.ToString());
-        Assert.Contains("qdrant: not configured: single-node embedded store in use", output.ToString());
-        Assert.Contains("buckets: not configured: single-node embedded store in use", output.ToString());
+        Assert.Contains("qdrant: QDRANT_URL unset: vectors in the embedded index", output.ToString());
+        Assert.Contains("buckets: S3_ENDPOINT unset: files in the local folder NEXUS_DATA_DIR/objects", output.ToString());
+        Assert.Contains("credentials_key_decrypts: no credential stored yet", output.ToString());
+        Assert.Contains("credentials_rejected: no credential stored yet", output.ToString());
         Assert.Contains("doctor: ok (", output.ToString());
 
         await using (var ds = NpgsqlDataSource.Create(cs))
@@ -150,6 +152,76 @@ public sealed class DoctorTests(PostgresFixture postgres) : IDisposable
     }
 
     [Fact]
+    public async Task Test_credentials_asks_each_provider_now_records_the_outcome_and_names_the_rejected_key()
+    {
+        var cs = await MigratedDatabaseAsync("doctor_live");
+        await using var stub = await OpenRouterStub.StartAsync();
+        const string rejectedKey = "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";
+        stub.RejectKey(rejectedKey, 401, OpenRouterStub.InvalidKeyMessage);
+        Guid rejectedId, acceptedId;
+        await using (var ds = NpgsqlDataSource.Create(cs))
+        {
+            var users = new UserRepository(ds);
+            await users.EnsureTenantAsync("acme", "Acme", Ct);
+            await users.EnsureTenantAsync("globex", "Globex", Ct);
+            var catalog = new LlmCatalogRepository(ds);
+            var vault = new CredentialVault(FernetKeyRing.Parse(_key.Encode()), catalog);
+            async Task<Guid> StoreAsync(string tenant, string label, string key)
+            {
+                var provider = (await catalog.ListProvidersAsync(tenant, Ct)).Single();
+                await catalog.UpdateProviderAsync(tenant, provider.Id, null, "openrouter", stub.BaseUrl, Ct);
+                var (token, fingerprint, hint) = vault.Seal(key);
+                return (await catalog.CreateCredentialAsync(tenant, provider.Id, label, token, fingerprint, hint, Ct))!.Id;
+            }
+
+            rejectedId = await StoreAsync("acme", "revoked", rejectedKey);
+            acceptedId = await StoreAsync("globex", "main", OpenRouterStub.ValidKey);
+        }
+
+        var config = Cluster(cs, ("NEXUS_ALLOW_PRIVATE_LLM_URLS", "true"));
+
+        // Without the option nothing is asked: the line says how to ask.
+        var recorded = Line(await OpsCommands.RunDoctorAsync(config, Ct), "credentials_rejected");
+        Assert.Equal(FindingLevel.Ok, recorded.Level);
+        Assert.Contains("--test-credentials", recorded.Verdict);
+        Assert.DoesNotContain(stub.Requests, r => r.Path.EndsWith("/key", StringComparison.Ordinal));
+
+        var output = new StringWriter();
+        var exit = await OpsCommands.DoctorAsync(config, output, Ct, testCredentials: true);
+
+        Assert.True(exit == 2, output.ToString());
+        Assert.Contains("[error  ] credentials_rejected: 1 of 2 credential(s) rejected by their provider just now: " +
+            "tenant acme / openrouter / 'revoked' (provider_auth_failed)", output.ToString());
+        Assert.Contains("fix: store a valid key: PUT /api/admin/providers/credentials/{id}", output.ToString());
+        Assert.DoesNotContain("globex", output.ToString());
+        Assert.DoesNotContain(rejectedKey, output.ToString());
+        Assert.Equal(2, stub.Requests.Count(r => r.Path.EndsWith("/key", StringComparison.Ordinal)));
+        await using (var ds = NpgsqlDataSource.Create(cs))
+        {
+            var catalog = new LlmCatalogRepository(ds);
+            Assert.Equal("provider_auth_failed", (await catalog.GetCredentialAsync("acme", rejectedId, Ct))!.LastTestStatus);
+            Assert.Equal("ok", (await catalog.GetCredentialAsync("globex", acceptedId, Ct))!.LastTestStatus);
+        }
+
+        // Recorded like the admin test: the plain run now reports it from the last test.
+        Assert.Equal(FindingLevel.Error, Line(await OpsCommands.RunDoctorAsync(config, Ct), "credentials_rejected").Level);
+
+        // A provider that is not there is a warning, not a rejection.
+        await using (var ds = NpgsqlDataSource.Create(cs))
+        {
+            var catalog = new LlmCatalogRepository(ds);
+            var provider = (await catalog.ListProvidersAsync("acme", Ct)).Single();
+            await catalog.UpdateProviderAsync("acme", provider.Id, null, "openrouter", $"http://127.0.0.1:{TestApp.FreePort()}/api/v1", Ct);
+        }
+
+        var down = await OpsCommands.RunDoctorAsync(config, Ct, testCredentials: true);
+        Assert.Equal(FindingLevel.Ok, Line(down, "credentials_rejected").Level);
+        var unreachable = Line(down, "credentials_unreachable");
+        Assert.Equal(FindingLevel.Warning, unreachable.Level);
+        Assert.Contains("tenant acme / openrouter / 'revoked' (provider_unavailable)", unreachable.Verdict);
+    }
+
+    [Fact]
     public async Task Broken_secrets_and_minio_values_are_each_reported_and_the_database_is_still_checked()
     {
         var cs = await MigratedDatabaseAsync("doctor_env");
@@ -188,6 +260,22 @@ public sealed class DoctorTests(PostgresFixture postgres) : IDisposable
         var buckets = Line(report, "buckets");
         Assert.Equal(FindingLevel.Warning, buckets.Level);
         Assert.Contains("no object_store adapter", buckets.Verdict);
+    }
+
+    [Fact]
+    public async Task A_single_node_database_held_by_the_running_app_points_at_the_app_not_at_DATABASE_URL()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["NEXUS_DATA_DIR"] = _dataDir }).Build();
+        var services = new ServiceCollection().AddNexusDoctor();
+        await using var provider = services.BuildServiceProvider();
+        var problem = $"single-node private PostgreSQL: NEXUS_DATA_DIR: another single-node instance (pid 1) already runs on {_dataDir}";
+
+        var report = await provider.GetRequiredService<NexusDoctor>().RunAsync(new DoctorContext(config, true, null, null, problem, []), Ct);
+
+        var line = Line(report, "postgres");
+        Assert.Equal(problem, line.Verdict);
+        Assert.Contains("GET /api/admin/doctor", line.Fix);
+        Assert.Contains("stop it and run doctor again", line.Fix);
     }
 
     private sealed class FixedProbe(string name, ProbeResult result) : IComponentProbe

@@ -39,6 +39,15 @@ public sealed class OpsApiTests(TenancyFixture fx)
         Assert.Equal("error", report["status"]!.GetValue<string>());
         Assert.Equal(2, report["exit_code"]!.GetValue<int>());
         Assert.DoesNotContain(RejectedKey, report.ToJsonString());
+        Assert.Contains("--test-credentials", Check("credentials_rejected")["verdict"]!.GetValue<string>() + Check("credentials_rejected")["fix"]);
+
+        // test_credentials=true asks the provider now, with the same test as the admin API.
+        fx.Stub.RejectKey(RejectedKey);
+        var live = (await fx.PlatformAdmin.GetFromJsonAsync<JsonNode>("/api/admin/doctor?test_credentials=true"))!;
+        var liveRejected = live["checks"]!.AsArray().First(c => c!["check"]!.GetValue<string>() == "credentials_rejected")!;
+        Assert.Equal("error", liveRejected["status"]!.GetValue<string>());
+        Assert.Contains("just now", liveRejected["verdict"]!.GetValue<string>());
+        Assert.Contains($"tenant {tenant.Id} / openrouter / 'rejected-one' (provider_auth_failed)", liveRejected["verdict"]!.GetValue<string>());
 
         (await tenant.Admin.DeleteAsync($"/api/admin/providers/credentials/{id}")).EnsureSuccessStatusCode();
     }
