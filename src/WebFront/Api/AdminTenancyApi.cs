@@ -92,35 +92,19 @@ public static partial class AdminTenancyApi
                 ? TypedResults.NoContent()
                 : Problems.Create(404, "caller_app_not_found", $"No caller app '{name}' in your tenant."));
 
-        var tenants = app.MapGroup("/api/admin/tenants").RequireAuthorization("admin");
-        tenants.MapGet("", static async Task<Results<Ok<ImmutableArray<TenantBody>>, ProblemHttpResult>> (
-            HttpContext http, UserRepository repo, CancellationToken ct) =>
-            IsPlatformAdmin(http)
-                ? TypedResults.Ok((await repo.ListTenantsAsync(ct)).Select(t => new TenantBody(t.Id, t.Name, t.CreatedAt)).ToImmutableArray())
-                : PlatformOnly());
+        var tenants = app.MapGroup("/api/admin/tenants").RequireAuthorization(NexusPolicies.Operator);
+        tenants.MapGet("", static async (UserRepository repo, CancellationToken ct) =>
+            TypedResults.Ok((await repo.ListTenantsAsync(ct)).Select(t => new TenantBody(t.Id, t.Name, t.CreatedAt)).ToImmutableArray()));
 
         tenants.MapGet("/{id}", static async Task<Results<Ok<TenantBody>, ProblemHttpResult>> (
-            string id, HttpContext http, UserRepository repo, CancellationToken ct) =>
-        {
-            if (!IsPlatformAdmin(http))
-            {
-                return PlatformOnly();
-            }
-
-            var tenant = (await repo.ListTenantsAsync(ct)).FirstOrDefault(t => t.Id == id);
-            return tenant is null
-                ? Problems.Create(404, "tenant_not_found", $"No tenant '{id}'.")
-                : TypedResults.Ok(new TenantBody(tenant.Id, tenant.Name, tenant.CreatedAt));
-        });
+            string id, UserRepository repo, CancellationToken ct) =>
+            (await repo.ListTenantsAsync(ct)).FirstOrDefault(t => t.Id == id) is { } tenant
+                ? TypedResults.Ok(new TenantBody(tenant.Id, tenant.Name, tenant.CreatedAt))
+                : Problems.Create(404, "tenant_not_found", $"No tenant '{id}'."));
 
         tenants.MapPost("", static async Task<Results<Created<CreatedTenantBody>, ProblemHttpResult>> (
-            CreateTenantBody? body, HttpContext http, UserRepository repo, CancellationToken ct) =>
+            CreateTenantBody? body, UserRepository repo, CancellationToken ct) =>
         {
-            if (!IsPlatformAdmin(http))
-            {
-                return PlatformOnly();
-            }
-
             var id = body?.Id?.Trim().ToLowerInvariant();
             if (id is null || !TenantIdPattern().IsMatch(id))
             {
@@ -273,11 +257,6 @@ public static partial class AdminTenancyApi
     /// <summary>Emails are unique across tenants; the message does not say in which tenant the address is used.</summary>
     private static ProblemHttpResult EmailTaken() =>
         Problems.Create(409, "email_taken", "This email cannot be used for a new account (emails are logins, unique on the platform); choose another.");
-
-    private static bool IsPlatformAdmin(HttpContext http) => Caller.From(http.User) is { Role: "admin", TenantId: UserRepository.DefaultTenant };
-
-    private static ProblemHttpResult PlatformOnly() =>
-        Problems.Create(403, "forbidden", "Managing tenants needs an admin of the default tenant (the platform's operator).");
 
     private static ProblemHttpResult UserNotFound(Guid id) => Problems.Create(404, "user_not_found", $"No user {id} in your tenant.");
 
