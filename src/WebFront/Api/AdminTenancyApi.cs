@@ -35,13 +35,19 @@ public static partial class AdminTenancyApi
     public static void MapAdminTenancyApi(this WebApplication app)
     {
         app.MapPost("/api/auth/password", static async Task<Results<NoContent, ProblemHttpResult>> (
-            ChangePasswordBody? body, HttpContext http, UserRepository users, CancellationToken ct) =>
+            ChangePasswordBody? body, HttpContext http, UserRepository users, LoginThrottle throttle, CancellationToken ct) =>
         {
             var caller = Caller.From(http.User);
             var email = http.User.FindFirst("email")?.Value;
             if (body is null || string.IsNullOrEmpty(body.CurrentPassword) || email is null)
             {
                 return Problems.Create(400, "current_password_required", "Send {\"current_password\": ..., \"new_password\": ...}.");
+            }
+
+            // The current password is guessed here as at the login: the same throttle, per email.
+            if (throttle.RetryAfter(email) is { } wait)
+            {
+                return LoginThrottle.TooManyAttempts(http, wait);
             }
 
             if (PasswordProblem(body.NewPassword) is { } problem)
@@ -52,9 +58,11 @@ public static partial class AdminTenancyApi
             var verified = await users.VerifyAsync(email, body.CurrentPassword, ct);
             if (verified is null || verified.Id.ToString() != caller.UserId || verified.TenantId != caller.TenantId)
             {
+                throttle.Failed(email);
                 return Problems.Create(403, "current_password_wrong", "The current password is wrong; nothing was changed.");
             }
 
+            throttle.Succeeded(email);
             await users.UpdateUserAsync(caller.TenantId, verified.Id, null, body.NewPassword, ct);
             return TypedResults.NoContent(); // the token used here is now stale: log in again with the new password
         }).RequireAuthorization();
@@ -86,11 +94,15 @@ public static partial class AdminTenancyApi
         apps.MapPost("", static (CreateCallerAppBody? body, HttpContext http, UserRepository repo, CancellationToken ct) =>
             CreateCallerAppAsync(Caller.From(http.User).TenantId, body, repo, ct));
 
-        apps.MapDelete("/{name}", static async Task<Results<NoContent, ProblemHttpResult>> (
-            string name, HttpContext http, UserRepository repo, CancellationToken ct) =>
-            await repo.DeleteCallerAppAsync(Caller.From(http.User).TenantId, name, ct)
-                ? TypedResults.NoContent()
-                : Problems.Create(404, "caller_app_not_found", $"No caller app '{name}' in your tenant."));
+        apps.MapDelete("/{name}", static (string name, HttpContext http, UserRepository repo, CancellationToken ct) =>
+            DeleteCallerAppAsync(Caller.From(http.User).TenantId, name, repo, ct));
+
+        // The query form, for names that an upload or a query registered with characters a path cannot carry (such as '/').
+        apps.MapDelete("", static async Task<Results<NoContent, ProblemHttpResult>> (
+            [Microsoft.AspNetCore.Mvc.FromQuery] string? name, HttpContext http, UserRepository repo, CancellationToken ct) =>
+            string.IsNullOrEmpty(name)
+                ? Problems.Create(400, "caller_app_required", "Name the caller app: DELETE /api/admin/caller-apps/{name} or DELETE /api/admin/caller-apps?name=...")
+                : await DeleteCallerAppAsync(Caller.From(http.User).TenantId, name, repo, ct));
 
         var tenants = app.MapGroup("/api/admin/tenants").RequireAuthorization(NexusPolicies.Operator);
         tenants.MapGet("", static async (UserRepository repo, CancellationToken ct) =>
@@ -216,10 +228,22 @@ public static partial class AdminTenancyApi
         }
 
         var name = body!.Name!.Trim();
+        if (!CallerAppNamePattern().IsMatch(name))
+        {
+            return Problems.Create(400, "caller_app_invalid",
+                $"name must be 1-64 letters (a-z, A-Z), digits, '.', '_' or '-', e.g. \"intranet\" (got '{Printable(name)}'): it names the app in URLs such as DELETE /api/admin/caller-apps/{{name}}.");
+        }
+
         return await repo.RegisterCallerAppAsync(tenant, name, ct)
             ? TypedResults.Created($"/api/admin/caller-apps/{Uri.EscapeDataString(name)}", new CallerAppBody(name, DateTimeOffset.UtcNow))
             : Problems.Create(409, "caller_app_exists", $"The caller app '{name}' is already registered.");
     }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteCallerAppAsync(
+        string tenant, string name, UserRepository repo, CancellationToken ct) =>
+        await repo.DeleteCallerAppAsync(tenant, name, ct)
+            ? TypedResults.NoContent()
+            : Problems.Create(404, "caller_app_not_found", $"No caller app '{Printable(name)}' in your tenant.");
 
     /// <summary>Emails are logins: one address, printable, without spaces, control or invisible characters.</summary>
     public static string? EmailProblem(string? email)
@@ -264,4 +288,7 @@ public static partial class AdminTenancyApi
 
     [GeneratedRegex("^[a-z0-9][a-z0-9-]{1,62}$")]
     private static partial Regex TenantIdPattern();
+
+    [GeneratedRegex(@"^[A-Za-z0-9._-]{1,64}\z")]
+    private static partial Regex CallerAppNamePattern();
 }
