@@ -1,6 +1,5 @@
 using AuroraNexus.Grains.Hosting;
 using AuroraNexus.Grains.Operations;
-using AuroraNexus.Grains.Storage;
 using AuroraNexus.Grains.Tenancy;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Http.HttpResults;
