@@ -111,7 +111,9 @@ public static class NexusWebHosting
                         await Problems.Write(context.HttpContext, StatusCodes.Status401Unauthorized, code, detail);
                     },
                     OnForbidden = context => Problems.Write(context.HttpContext, StatusCodes.Status403Forbidden, "forbidden",
-                        "This route needs the admin role."),
+                        NexusPolicies.NeedsOperator(context.HttpContext)
+                            ? "This route acts on the whole platform: it needs an admin of the default tenant (the platform's operator)."
+                            : "This route needs the admin role."),
                 };
             });
         builder.Services.AddAuthorizationBuilder()
@@ -120,7 +122,9 @@ public static class NexusWebHosting
                 .RequireClaim("tid")
                 .RequireClaim("sub")
                 .Build())
-            .AddPolicy("admin", p => p.RequireAuthenticatedUser().RequireClaim("tid").RequireRole("admin"));
+            .AddPolicy(NexusPolicies.Admin, p => p.RequireAuthenticatedUser().RequireClaim("tid").RequireRole("admin"))
+            .AddPolicy(NexusPolicies.Operator, p => p.RequireAuthenticatedUser().RequireRole("admin")
+                .RequireClaim("tid", AuroraNexus.Grains.Storage.UserRepository.DefaultTenant));
         if (string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["urls"]))
         {
             // The gateway port serves what a silo serves there (health, metrics, internal chat): in single node this
@@ -130,4 +134,20 @@ public static class NexusWebHosting
 
         return builder;
     }
+}
+
+/// <summary>
+/// Who may use a route beyond being signed in: <see cref="Admin"/> = an admin of the caller's own tenant;
+/// <see cref="Operator"/> = an admin of the default (bootstrap) tenant, for what spans every tenant (the doctor, tenants,
+/// the Orleans dashboard's cluster-wide grain views).
+/// </summary>
+public static class NexusPolicies
+{
+    public const string Admin = "admin";
+    public const string Operator = "operator";
+
+    /// <summary>Whether the endpoint being served requires <see cref="Operator"/> (to word its 403).</summary>
+    public static bool NeedsOperator(HttpContext http) =>
+        http.GetEndpoint()?.Metadata.GetOrderedMetadata<Microsoft.AspNetCore.Authorization.IAuthorizeData>()
+            .Any(a => a.Policy == Operator) == true;
 }

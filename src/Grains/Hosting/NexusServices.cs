@@ -26,8 +26,7 @@ public static class NexusServices
         services.AddSingleton<LlmCatalogRepository>();
         services.AddSingleton(sp => new AuroraNexus.Grains.Tenancy.CredentialVault(
             sp.GetRequiredService<NexusSettings>().CredentialKeys, sp.GetRequiredService<LlmCatalogRepository>()));
-        // Transient like the typed HTTP client it holds, so that its handler is rotated by the factory.
-        services.AddHttpClient<ChatCompletionsClient>();
+        services.AddProviderHttpClient(settings.AllowPrivateLlmUrls, settings.LlmBaseUrl);
         services.AddTransient<AuroraNexus.Grains.Tenancy.CredentialTester>();
         return services;
     }

@@ -33,7 +33,7 @@ public sealed class ChatCompletionsClient(HttpClient http)
                 var text = await response.Content.ReadAsStringAsync(timeout.Token);
                 if (!response.IsSuccessStatusCode)
                 {
-                    throw ProviderErrors.FromStatus(ep, (int)response.StatusCode, text, RetryAfterOf(response), "/chat/completions");
+                    throw StatusError(ep, response, text, "/chat/completions");
                 }
 
                 return ReadCompletion(ep, response, text);
@@ -63,7 +63,7 @@ public sealed class ChatCompletionsClient(HttpClient http)
                     if (!pending.IsSuccessStatusCode)
                     {
                         var text = await pending.Content.ReadAsStringAsync(connect.Token);
-                        throw ProviderErrors.FromStatus(ep, (int)pending.StatusCode, text, RetryAfterOf(pending), "/chat/completions");
+                        throw StatusError(ep, pending, text, "/chat/completions");
                     }
 
                     var opened = pending;
@@ -281,7 +281,7 @@ public sealed class ChatCompletionsClient(HttpClient http)
                 var text = await response.Content.ReadAsStringAsync(timeout.Token);
                 if (!response.IsSuccessStatusCode)
                 {
-                    throw ProviderErrors.FromStatus(ep, (int)response.StatusCode, text, RetryAfterOf(response), "/" + path);
+                    throw StatusError(ep, response, text, "/" + path);
                 }
 
                 if (!LooksLikeJson(text))
@@ -453,6 +453,10 @@ public sealed class ChatCompletionsClient(HttpClient http)
         {
             throw ProviderErrors.Timeout(ep, options.Timeout, midStream: false, 0, ex);
         }
+        catch (HttpRequestException ex) when (ex.InnerException is ProviderAddressRefusedException refused)
+        {
+            throw ProviderConnections.Refused(ep, refused);
+        }
         catch (HttpRequestException ex)
         {
             throw ProviderErrors.Unreachable(ep, ex);
@@ -506,6 +510,18 @@ public sealed class ChatCompletionsClient(HttpClient http)
         var backoff = options.RetryBaseDelay * Math.Pow(2, attempt - 1) * (0.5 + Random.Shared.NextDouble());
         return backoff > options.MaxRetryDelay ? options.MaxRetryDelay : backoff;
     }
+
+    // Redirects are not followed (see ProviderConnections): a 3xx is the provider URL to correct, not a failure to retry.
+    private static LlmException StatusError(LlmEndpoint ep, HttpResponseMessage response, string text, string path) =>
+        (int)response.StatusCode is >= 300 and < 400
+            ? ProviderErrors.Redirected(ep, (int)response.StatusCode, RedirectTarget(response), path)
+            : ProviderErrors.FromStatus(ep, (int)response.StatusCode, text, RetryAfterOf(response), path);
+
+    private static Uri? RedirectTarget(HttpResponseMessage response) =>
+        response.Headers.Location is not { } location ? null
+        : location.IsAbsoluteUri ? location
+        : response.RequestMessage?.RequestUri is { } requested && Uri.TryCreate(requested, location, out var resolved) ? resolved
+        : null;
 
     private static TimeSpan? RetryAfterOf(HttpResponseMessage response)
     {

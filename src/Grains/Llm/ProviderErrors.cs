@@ -157,6 +157,21 @@ internal static class ProviderErrors
     public static LlmException FinishedWithError(LlmEndpoint ep, int receivedChars, bool streaming) =>
         FromErrorInBody(ep, null, receivedChars, streaming);
 
+    /// <summary>A 3xx: redirects are not followed, so the provider's URL must be the one that answers.</summary>
+    public static LlmException Redirected(LlmEndpoint ep, int status, Uri? location, string path)
+    {
+        var target = location is null ? null : Scrub(ep, location.GetLeftPart(UriPartial.Path));
+        var finalBase = location is not null && location.AbsolutePath.EndsWith(path, StringComparison.Ordinal)
+            ? Scrub(ep, location.GetLeftPart(UriPartial.Authority) + location.AbsolutePath[..^path.Length])
+            : null;
+        return new LlmException(LlmErrorCode.ProviderBadRequest,
+            $"{HostOf(ep)} answered {path} with a redirect (HTTP {status}){(target is null ? "" : " to " + target)}, and LLM calls do " +
+            "not follow redirects (they would carry the key wherever the answer points). Fix: set the provider base URL in " +
+            $"Admin → Providers (or LLM_BASE_URL) to the final URL{(finalBase is null ? "" : ", e.g. " + finalBase)}.",
+            status)
+        { Warnings = ep.Warnings };
+    }
+
     public static LlmException NotJson(LlmEndpoint ep, string? mediaType, string path) =>
         new(LlmErrorCode.ProviderBadRequest,
             $"{HostOf(ep)} answered {path} with {mediaType ?? "an unknown content type"} instead of an OpenAI-compatible JSON response. " +

@@ -30,9 +30,19 @@ public sealed record CallerAppRow(string TenantId, string Name, DateTimeOffset C
 /// Tenants, users and caller apps. Password hashes use ASP.NET Core Identity's hasher (PBKDF2, versioned format).
 /// Every statement on users and caller apps filters by tenant: an id of another tenant reads as absent.
 /// </summary>
-public sealed class UserRepository(NpgsqlDataSource db)
+public sealed class UserRepository(NpgsqlDataSource db, IPasswordHasher<string> hasher)
 {
-    private static readonly PasswordHasher<string> Hasher = new();
+    private static readonly PasswordHasher<string> DefaultHasher = new();
+
+    // An unknown email is checked against this, made once by the same hasher as real hashes (same algorithm and
+    // iterations): it then costs one verification, as a wrong password does, so that timing does not tell which emails exist.
+    private readonly Lazy<string> _unknownUserHash = new(() =>
+        hasher.HashPassword("", Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32))));
+
+    public UserRepository(NpgsqlDataSource db)
+        : this(db, DefaultHasher)
+    {
+    }
 
     public const string DefaultTenant = "default";
 
@@ -85,7 +95,7 @@ public sealed class UserRepository(NpgsqlDataSource db)
         cmd.Parameters.AddWithValue("id", Guid.NewGuid());
         cmd.Parameters.AddWithValue("t", tenantId);
         cmd.Parameters.AddWithValue("e", email.Trim());
-        cmd.Parameters.AddWithValue("h", Hasher.HashPassword(email, password));
+        cmd.Parameters.AddWithValue("h", hasher.HashPassword(email, password));
         cmd.Parameters.AddWithValue("r", role);
         cmd.Parameters.AddWithValue("s", seededDefault);
         return (await ReadUsersAsync(cmd, ct)).FirstOrDefault();
@@ -99,13 +109,12 @@ public sealed class UserRepository(NpgsqlDataSource db)
         await using var r = await cmd.ExecuteReaderAsync(ct);
         if (!await r.ReadAsync(ct))
         {
-            // Same cost as a real check so that timing does not reveal which emails exist.
-            Hasher.VerifyHashedPassword(email, Hasher.HashPassword(email, "x"), password);
+            hasher.VerifyHashedPassword(email, _unknownUserHash.Value, password);
             return null;
         }
 
         var user = ReadUser(r);
-        var verdict = Hasher.VerifyHashedPassword(user.Email, r.GetString(7), password);
+        var verdict = hasher.VerifyHashedPassword(user.Email, r.GetString(7), password);
         return verdict == PasswordVerificationResult.Failed ? null : user;
     }
 
@@ -154,7 +163,7 @@ public sealed class UserRepository(NpgsqlDataSource db)
         cmd.Parameters.AddWithValue("t", tenantId);
         cmd.Parameters.AddWithValue("id", id);
         cmd.Parameters.Add(new NpgsqlParameter("r", NpgsqlDbType.Text) { Value = (object?)role ?? DBNull.Value });
-        var hash = newPassword is null ? null : Hasher.HashPassword(id.ToString(), newPassword);
+        var hash = newPassword is null ? null : hasher.HashPassword(id.ToString(), newPassword);
         cmd.Parameters.Add(new NpgsqlParameter("h", NpgsqlDbType.Text) { Value = (object?)hash ?? DBNull.Value });
         var user = (await ReadUsersAsync(cmd, ct)).FirstOrDefault();
         await tx.CommitAsync(ct);
@@ -216,7 +225,7 @@ public sealed class UserRepository(NpgsqlDataSource db)
         user.Parameters.AddWithValue("id", Guid.NewGuid());
         user.Parameters.AddWithValue("t", tenantId);
         user.Parameters.AddWithValue("e", adminEmail.Trim());
-        user.Parameters.AddWithValue("h", Hasher.HashPassword(adminEmail, adminPassword));
+        user.Parameters.AddWithValue("h", hasher.HashPassword(adminEmail, adminPassword));
         var admin = (await ReadUsersAsync(user, ct)).FirstOrDefault();
         if (admin is null)
         {

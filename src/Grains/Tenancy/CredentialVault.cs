@@ -17,6 +17,9 @@ public sealed record RotationReport(
 /// <summary>Encrypts credentials with LLM_CREDENTIALS_ENC_KEY, describes them without revealing them, and rotates keys.</summary>
 public sealed class CredentialVault(FernetKeyRing keys, LlmCatalogRepository catalog)
 {
+    /// <summary>Provider keys are tens of characters (OpenRouter's 73); far more is a paste of something else.</summary>
+    public const int MaxKeyLength = 512;
+
     /// <summary>Trims the key as pasted and rejects what cannot be a key; returns the problem, or null when usable.</summary>
     public static string? Validate(string? apiKey, out string trimmed)
     {
@@ -26,9 +29,19 @@ public sealed class CredentialVault(FernetKeyRing keys, LlmCatalogRepository cat
             return "api_key is empty: paste the provider's key (for OpenRouter it starts with sk-or-v1-).";
         }
 
+        if (trimmed.Length > MaxKeyLength)
+        {
+            return $"api_key is longer than {MaxKeyLength} characters ({trimmed.Length}): paste the key alone, not a file or a page.";
+        }
+
         if (trimmed.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
         {
             return "api_key contains spaces or line breaks inside it: paste the key alone, in one piece.";
+        }
+
+        if (trimmed.Any(c => char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format))
+        {
+            return "api_key contains invisible characters (such as a zero-width space pasted with it): paste the key alone.";
         }
 
         if (NexusSettings.IsPlaceholder(trimmed) || trimmed.Contains("...", StringComparison.Ordinal) ||

@@ -1,6 +1,5 @@
 using AuroraNexus.Grains.Hosting;
 using AuroraNexus.Grains.Operations;
-using AuroraNexus.Grains.Storage;
 using AuroraNexus.Grains.Tenancy;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -21,21 +20,16 @@ public static class AdminDoctorApi
 {
     public static void MapAdminDoctorApi(this WebApplication app)
     {
-        app.MapGet("/api/admin/doctor", static async Task<Results<Ok<DoctorBody>, ProblemHttpResult>> (
-            HttpContext http, NexusDoctor doctor, IConfiguration config, NexusSettings settings, NexusRuntimeMode mode,
+        app.MapGet("/api/admin/doctor", static async Task<Ok<DoctorBody>> (
+            NexusDoctor doctor, IConfiguration config, NexusSettings settings, NexusRuntimeMode mode,
             NpgsqlDataSource db, IEnumerable<IComponentProbe> probes, CredentialTester tester, CancellationToken ct,
             [FromQuery(Name = "test_credentials")] bool? testCredentials) =>
         {
-            if (Caller.From(http.User) is not { Role: "admin", TenantId: UserRepository.DefaultTenant })
-            {
-                return Problems.Create(403, "forbidden", "The doctor reports on the whole platform: it needs an admin of the default tenant (the platform's operator).");
-            }
-
             // test_credentials=true asks every provider now (the admin API's credential test, recorded the same way).
             var options = new DoctorOptions(testCredentials == true ? tester : null);
             var report = await doctor.RunAsync(new DoctorContext(config, mode.SingleNode, settings, db, null, probes, options), ct);
             return TypedResults.Ok(new DoctorBody(report.Status, report.ExitCode,
                 [.. report.Results.Select(r => new DoctorLine(r.Check, r.Status, r.Verdict, r.Fix))]));
-        }).RequireAuthorization("admin");
+        }).RequireAuthorization(NexusPolicies.Operator);
     }
 }

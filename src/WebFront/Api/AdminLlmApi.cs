@@ -286,7 +286,12 @@ public static class AdminLlmApi
             return Problems.Create(400, "credential_invalid", keyProblem);
         }
 
-        var provider = body!.ProviderId is { } pid
+        if (LabelProblem(body!.Label) is { } labelProblem)
+        {
+            return labelProblem;
+        }
+
+        var provider = body.ProviderId is { } pid
             ? await repo.GetProviderAsync(tenant, pid, ct)
             : (await repo.ListProvidersAsync(tenant, ct)).FirstOrDefault(p => p.Name == LlmCatalogRepository.OpenRouterName);
         if (provider is null)
@@ -326,6 +331,11 @@ public static class AdminLlmApi
             sealedKey = vault.Seal(trimmed);
         }
 
+        if (LabelProblem(body?.Label) is { } labelProblem)
+        {
+            return labelProblem;
+        }
+
         var label = body?.Label?.Trim() is { Length: > 0 } l ? l : null;
         var row = await repo.UpdateCredentialAsync(tenant, id, label, sealedKey, ct);
         if (row is null)
@@ -350,6 +360,17 @@ public static class AdminLlmApi
 
         return TypedResults.Ok(await grains.GetGrain<ITenantGrain>(tenant).TestCredentialAsync(id, ct));
     }
+
+    public const int MaxLabelLength = 64;
+
+    /// <summary>A label is shown in lists, logs and error messages: 1-64 printable characters. Unset or blank = unchanged, or the provider's name.</summary>
+    private static ProblemHttpResult? LabelProblem(string? label) =>
+        label?.Trim() is { Length: > 0 } trimmed && (trimmed.Length > MaxLabelLength || trimmed.Any(c => char.IsControl(c) ||
+            char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.LineSeparator
+                or System.Globalization.UnicodeCategory.ParagraphSeparator or System.Globalization.UnicodeCategory.OtherNotAssigned))
+            ? Problems.Create(400, "credential_label_invalid",
+                $"label must be 1-{MaxLabelLength} printable characters, without control, line-break or invisible characters (it has {trimmed.Length}).")
+            : null;
 
     private static ProblemHttpResult? NameProblem(string? name) =>
         string.IsNullOrEmpty(name) || name.Length > 100 || name.Any(c => char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format)

@@ -149,9 +149,18 @@ public static class AdminSettingsApi
         return TypedResults.Ok(SettingsBody.From(s));
     }
 
+    /// <summary>The longest system_prompt a tenant may set: it is sent with every question, before the passages.</summary>
+    public const int MaxSystemPromptLength = 8_000;
+
     /// <summary>The problem with the given settings (the ranges a save accepts), or null.</summary>
     public static ProblemHttpResult? Validate(SettingsBody body)
     {
+        if (body.SystemPrompt is { Length: > MaxSystemPromptLength } prompt)
+        {
+            return Problems.Create(400, "invalid_setting",
+                $"system_prompt must be at most {MaxSystemPromptLength} characters (it has {prompt.Length}): it goes with every question, before the passages.");
+        }
+
         if (body.RetrieveK is < 4 or > 50)
         {
             return Problems.Create(400, "invalid_setting",

@@ -35,13 +35,19 @@ public static partial class AdminTenancyApi
     public static void MapAdminTenancyApi(this WebApplication app)
     {
         app.MapPost("/api/auth/password", static async Task<Results<NoContent, ProblemHttpResult>> (
-            ChangePasswordBody? body, HttpContext http, UserRepository users, CancellationToken ct) =>
+            ChangePasswordBody? body, HttpContext http, UserRepository users, LoginThrottle throttle, CancellationToken ct) =>
         {
             var caller = Caller.From(http.User);
             var email = http.User.FindFirst("email")?.Value;
             if (body is null || string.IsNullOrEmpty(body.CurrentPassword) || email is null)
             {
                 return Problems.Create(400, "current_password_required", "Send {\"current_password\": ..., \"new_password\": ...}.");
+            }
+
+            // The current password is guessed here as at the login: the same throttle, per email.
+            if (throttle.RetryAfter(email) is { } wait)
+            {
+                return LoginThrottle.TooManyAttempts(http, wait);
             }
 
             if (PasswordProblem(body.NewPassword) is { } problem)
@@ -52,9 +58,11 @@ public static partial class AdminTenancyApi
             var verified = await users.VerifyAsync(email, body.CurrentPassword, ct);
             if (verified is null || verified.Id.ToString() != caller.UserId || verified.TenantId != caller.TenantId)
             {
+                throttle.Failed(email);
                 return Problems.Create(403, "current_password_wrong", "The current password is wrong; nothing was changed.");
             }
 
+            throttle.Succeeded(email);
             await users.UpdateUserAsync(caller.TenantId, verified.Id, null, body.NewPassword, ct);
             return TypedResults.NoContent(); // the token used here is now stale: log in again with the new password
         }).RequireAuthorization();
@@ -86,41 +94,29 @@ public static partial class AdminTenancyApi
         apps.MapPost("", static (CreateCallerAppBody? body, HttpContext http, UserRepository repo, CancellationToken ct) =>
             CreateCallerAppAsync(Caller.From(http.User).TenantId, body, repo, ct));
 
-        apps.MapDelete("/{name}", static async Task<Results<NoContent, ProblemHttpResult>> (
-            string name, HttpContext http, UserRepository repo, CancellationToken ct) =>
-            await repo.DeleteCallerAppAsync(Caller.From(http.User).TenantId, name, ct)
-                ? TypedResults.NoContent()
-                : Problems.Create(404, "caller_app_not_found", $"No caller app '{name}' in your tenant."));
+        apps.MapDelete("/{name}", static (string name, HttpContext http, UserRepository repo, CancellationToken ct) =>
+            DeleteCallerAppAsync(Caller.From(http.User).TenantId, name, repo, ct));
 
-        var tenants = app.MapGroup("/api/admin/tenants").RequireAuthorization("admin");
-        tenants.MapGet("", static async Task<Results<Ok<ImmutableArray<TenantBody>>, ProblemHttpResult>> (
-            HttpContext http, UserRepository repo, CancellationToken ct) =>
-            IsPlatformAdmin(http)
-                ? TypedResults.Ok((await repo.ListTenantsAsync(ct)).Select(t => new TenantBody(t.Id, t.Name, t.CreatedAt)).ToImmutableArray())
-                : PlatformOnly());
+        // The query form, for names that an upload or a query registered with characters a path cannot carry (such as '/').
+        apps.MapDelete("", static async Task<Results<NoContent, ProblemHttpResult>> (
+            [Microsoft.AspNetCore.Mvc.FromQuery] string? name, HttpContext http, UserRepository repo, CancellationToken ct) =>
+            string.IsNullOrEmpty(name)
+                ? Problems.Create(400, "caller_app_required", "Name the caller app: DELETE /api/admin/caller-apps/{name} or DELETE /api/admin/caller-apps?name=...")
+                : await DeleteCallerAppAsync(Caller.From(http.User).TenantId, name, repo, ct));
+
+        var tenants = app.MapGroup("/api/admin/tenants").RequireAuthorization(NexusPolicies.Operator);
+        tenants.MapGet("", static async (UserRepository repo, CancellationToken ct) =>
+            TypedResults.Ok((await repo.ListTenantsAsync(ct)).Select(t => new TenantBody(t.Id, t.Name, t.CreatedAt)).ToImmutableArray()));
 
         tenants.MapGet("/{id}", static async Task<Results<Ok<TenantBody>, ProblemHttpResult>> (
-            string id, HttpContext http, UserRepository repo, CancellationToken ct) =>
-        {
-            if (!IsPlatformAdmin(http))
-            {
-                return PlatformOnly();
-            }
-
-            var tenant = (await repo.ListTenantsAsync(ct)).FirstOrDefault(t => t.Id == id);
-            return tenant is null
-                ? Problems.Create(404, "tenant_not_found", $"No tenant '{id}'.")
-                : TypedResults.Ok(new TenantBody(tenant.Id, tenant.Name, tenant.CreatedAt));
-        });
+            string id, UserRepository repo, CancellationToken ct) =>
+            (await repo.ListTenantsAsync(ct)).FirstOrDefault(t => t.Id == id) is { } tenant
+                ? TypedResults.Ok(new TenantBody(tenant.Id, tenant.Name, tenant.CreatedAt))
+                : Problems.Create(404, "tenant_not_found", $"No tenant '{id}'."));
 
         tenants.MapPost("", static async Task<Results<Created<CreatedTenantBody>, ProblemHttpResult>> (
-            CreateTenantBody? body, HttpContext http, UserRepository repo, CancellationToken ct) =>
+            CreateTenantBody? body, UserRepository repo, CancellationToken ct) =>
         {
-            if (!IsPlatformAdmin(http))
-            {
-                return PlatformOnly();
-            }
-
             var id = body?.Id?.Trim().ToLowerInvariant();
             if (id is null || !TenantIdPattern().IsMatch(id))
             {
@@ -232,10 +228,22 @@ public static partial class AdminTenancyApi
         }
 
         var name = body!.Name!.Trim();
+        if (!CallerAppNamePattern().IsMatch(name))
+        {
+            return Problems.Create(400, "caller_app_invalid",
+                $"name must be 1-64 letters (a-z, A-Z), digits, '.', '_' or '-', e.g. \"intranet\" (got '{Printable(name)}'): it names the app in URLs such as DELETE /api/admin/caller-apps/{{name}}.");
+        }
+
         return await repo.RegisterCallerAppAsync(tenant, name, ct)
             ? TypedResults.Created($"/api/admin/caller-apps/{Uri.EscapeDataString(name)}", new CallerAppBody(name, DateTimeOffset.UtcNow))
             : Problems.Create(409, "caller_app_exists", $"The caller app '{name}' is already registered.");
     }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteCallerAppAsync(
+        string tenant, string name, UserRepository repo, CancellationToken ct) =>
+        await repo.DeleteCallerAppAsync(tenant, name, ct)
+            ? TypedResults.NoContent()
+            : Problems.Create(404, "caller_app_not_found", $"No caller app '{Printable(name)}' in your tenant.");
 
     /// <summary>Emails are logins: one address, printable, without spaces, control or invisible characters.</summary>
     public static string? EmailProblem(string? email)
@@ -274,15 +282,13 @@ public static partial class AdminTenancyApi
     private static ProblemHttpResult EmailTaken() =>
         Problems.Create(409, "email_taken", "This email cannot be used for a new account (emails are logins, unique on the platform); choose another.");
 
-    private static bool IsPlatformAdmin(HttpContext http) => Caller.From(http.User) is { Role: "admin", TenantId: UserRepository.DefaultTenant };
-
-    private static ProblemHttpResult PlatformOnly() =>
-        Problems.Create(403, "forbidden", "Managing tenants needs an admin of the default tenant (the platform's operator).");
-
     private static ProblemHttpResult UserNotFound(Guid id) => Problems.Create(404, "user_not_found", $"No user {id} in your tenant.");
 
     public static UserBody ToBody(UserRow u) => new(u.Id, u.Email, u.Role, u.SeededDefault, u.CreatedAt);
 
     [GeneratedRegex("^[a-z0-9][a-z0-9-]{1,62}$")]
     private static partial Regex TenantIdPattern();
+
+    [GeneratedRegex(@"^[A-Za-z0-9._-]{1,64}\z")]
+    private static partial Regex CallerAppNamePattern();
 }

@@ -20,9 +20,7 @@ public static class AuthApi
 
             if (throttle.RetryAfter(body.Email) is { } wait)
             {
-                http.Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                return Problems.Create(429, "too_many_attempts",
-                    $"{LoginThrottle.MaxFailures} wrong passwords for this email in the last {LoginThrottle.Window.TotalMinutes:0} minutes; retry in {Math.Ceiling(wait.TotalSeconds):0} s.");
+                return LoginThrottle.TooManyAttempts(http, wait);
             }
 
             var user = await users.VerifyAsync(body.Email, body.Password, ct);

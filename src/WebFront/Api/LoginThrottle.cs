@@ -1,10 +1,13 @@
 using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AuroraNexus.WebFront.Api;
 
 /// <summary>
-/// Slows password guessing: after <see cref="MaxFailures"/> failed logins for one email within <see cref="Window"/>,
-/// further attempts for it are refused until the window has passed. Kept per WebFront process.
+/// Slows password guessing: after <see cref="MaxFailures"/> wrong passwords for one email within <see cref="Window"/>
+/// (at login, or as the current password of a password change), further attempts for it are refused until the window has
+/// passed. Kept per WebFront process.
 /// </summary>
 public sealed class LoginThrottle(TimeProvider clock)
 {
@@ -56,6 +59,15 @@ public sealed class LoginThrottle(TimeProvider clock)
     }
 
     public void Succeeded(string email) => _failures.TryRemove(Key(email), out _);
+
+    /// <summary>The 429 for an email that must wait, with its Retry-After.</summary>
+    public static ProblemHttpResult TooManyAttempts(HttpContext http, TimeSpan wait)
+    {
+        var seconds = Math.Ceiling(wait.TotalSeconds);
+        http.Response.Headers.RetryAfter = seconds.ToString("0", CultureInfo.InvariantCulture);
+        return Problems.Create(429, "too_many_attempts",
+            $"{MaxFailures} wrong passwords for this email in the last {Window.TotalMinutes:0} minutes; retry in {seconds:0} s.");
+    }
 
     private static string Key(string email) => email.Trim();
 

@@ -127,8 +127,11 @@ public static class UiHosting
             return Results.LocalRedirect(LocalUrl(returnUrl));
         }).AllowAnonymous();
 
-        // The dashboard reads grain state and cluster internals: admins only; its live log (trace) is off (see AddNexusSilo).
-        app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization("admin");
+        // The dashboard shows every tenant's grains and the cluster's internals: the platform's operator only; its live log
+        // (trace) is off (see AddNexusSilo).
+        app.MapOrleansDashboard(routePrefix: "/dashboard")
+            .RequireAuthorization(NexusPolicies.Operator)
+            .AddEndpointFilter(DashboardSilos.CheckAsync);
     }
 
     /// <summary>Only paths of this site, so that the login form cannot be used to send someone elsewhere.</summary>

@@ -275,6 +275,15 @@ public sealed class OpenRouterStub : IAsyncDisposable
             await context.Response.WriteAsync(body);
         });
 
+    /// <summary>Answers the next chat call with a redirect to <paramref name="location"/>.</summary>
+    public void EnqueueRedirect(int status, string location) =>
+        _chat.Enqueue((context, _) =>
+        {
+            context.Response.StatusCode = status;
+            context.Response.Headers.Location = location;
+            return Task.CompletedTask;
+        });
+
     /// <summary>Fails the next <c>GET /key</c> (or <c>GET /models</c> when <see cref="ModelsRequireKey"/>).</summary>
     public void EnqueueKeyError(int status, string message) => _keyErrors.Enqueue((status, message));
 
