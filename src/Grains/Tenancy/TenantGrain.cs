@@ -195,8 +195,8 @@ public sealed partial class TenantGrain(
     private static IReadOnlyList<ChatMessage> ToMessages(LlmRequest request) =>
         [.. request.Messages.Select(m => new ChatMessage(m.Role, m.Content))];
 
-    private static ChatOptions Options(LlmRequest request) =>
-        ChatOptions.Default with { Temperature = request.Temperature, MaxTokens = request.MaxTokens };
+    private ChatOptions Options(LlmRequest request) =>
+        ChatOptions.Default with { Temperature = request.Temperature, MaxTokens = request.MaxTokens, Timeout = nexus.LlmTimeout };
 
     /// <summary>The loaded route; the endpoint (with the key) exists only when calls can be made.</summary>
     private sealed record Gateway(LlmRoute Route, LlmEndpoint? Endpoint, LlmException? Error)
