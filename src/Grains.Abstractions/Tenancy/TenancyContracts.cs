@@ -89,7 +89,8 @@ public sealed record CredentialTestResult(
     [property: Id(2)] string Message,
     [property: Id(3)] string? ProviderLabel,
     [property: Id(4)] long LatencyMs,
-    [property: Id(5)] ImmutableArray<string> Warnings)
+    [property: Id(5)] ImmutableArray<string> Warnings,
+    [property: Id(6)] string? Model = null)
 {
     public bool Ok => Status == "ok";
 }

@@ -257,7 +257,11 @@ public sealed class ChatCompletionsClient(HttpClient http)
         if (!ep.IsOpenRouter)
         {
             var models = await GetJsonAsync(ep, "models", LlmJsonContext.Default.WireModels, ct);
-            return new KeyCheckResult("/models", null, null, null, null, null, models.Data?.Count ?? 0, ep.Warnings);
+            var ids = (models.Data ?? [])
+                .Where(m => m.ValueKind == JsonValueKind.Object && m.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+                .Select(m => m.GetProperty("id").GetString()!)
+                .ToList();
+            return new KeyCheckResult("/models", null, null, null, null, null, models.Data?.Count ?? 0, ep.Warnings, ids);
         }
 
         var key = await GetJsonAsync(ep, "key", LlmJsonContext.Default.WireKey, ct);

@@ -87,4 +87,5 @@ public sealed record KeyCheckResult(
     decimal? Usage,
     bool? IsFreeTier,
     int? ModelCount,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings,
+    IReadOnlyList<string>? ModelIds = null);

@@ -133,7 +133,7 @@ public sealed partial class TenantGrain(
         }
         else if (credential is not null && provider is not null)
         {
-            var model = DefaultModelFor(provider, defaultModel, data.Models);
+            var model = CredentialTester.ModelFor(provider, data.Models, nexus.LlmModel);
             if (nexus.CredentialKeys.TryDecrypt(credential.Token, credential.KeyFingerprint, out var key, out _))
             {
                 var endpoint = Endpoint(provider, credential, key, model);
@@ -184,10 +184,6 @@ public sealed partial class TenantGrain(
             gateway.Route.CredentialLabel ?? "-", gateway.Route.KeyHint ?? "-");
         return gateway;
     }
-
-    private string DefaultModelFor(ProviderRow provider, ModelRow? defaultModel, IReadOnlyList<ModelRow>? models = null) =>
-        defaultModel is not null && defaultModel.ProviderId == provider.Id ? defaultModel.Model
-        : models?.FirstOrDefault(m => m.ProviderId == provider.Id)?.Model ?? nexus.LlmModel;
 
     private LlmEndpoint Endpoint(ProviderRow provider, CredentialRow credential, string key, string model) =>
         CredentialTester.Endpoint(TenantId, provider, credential, key, model, nexus);

@@ -134,6 +134,56 @@ public sealed class ByokTests(TenancyFixture fx)
     }
 
     [Fact]
+    public async Task Test_connection_uses_and_names_the_tenants_default_model_not_LLM_MODEL()
+    {
+        const string chosen = "mistralai/mistral-small";
+        var tenant = await fx.CreateTenantAsync("testmodel");
+        var saved = await fx.AddOpenRouterCredentialAsync(tenant.Admin, TenantKey);
+        var id = saved["credential"]!["id"]!.GetValue<string>();
+        var provider = await TenancyFixture.OpenRouterProviderAsync(tenant.Admin);
+        await PostAsync(tenant.Admin, "/api/admin/models", new { provider_id = provider, model = chosen, is_default = true });
+
+        var ok = await PostAsync(tenant.Admin, $"/api/admin/providers/credentials/{id}/test", new { });
+        Assert.Equal("ok", ok["status"]!.GetValue<string>());
+        Assert.Equal(chosen, ok["model"]!.GetValue<string>());
+        Assert.Contains($"'{chosen}'", ok["message"]!.GetValue<string>());
+        Assert.DoesNotContain(OpenRouterStub.DefaultModel, ok.ToJsonString());
+
+        // A provider that cannot serve now: the verdict names the model the tenant's queries would ask for.
+        fx.Stub.EnqueueKeyError(503, "No allowed providers are available for the selected model.");
+        fx.Stub.EnqueueKeyError(503, "No allowed providers are available for the selected model.");
+        var unavailable = await PostAsync(tenant.Admin, $"/api/admin/providers/credentials/{id}/test", new { });
+        Assert.Equal("provider_unavailable", unavailable["status"]!.GetValue<string>());
+        Assert.Contains($"'{chosen}'", unavailable["message"]!.GetValue<string>());
+        Assert.DoesNotContain(OpenRouterStub.DefaultModel, unavailable["message"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Test_connection_of_an_openai_compatible_provider_warns_when_it_does_not_list_the_tenants_model()
+    {
+        var tenant = await fx.CreateTenantAsync("testlisted");
+        var provider = (await PostAsync(tenant.Admin, "/api/admin/providers",
+            new { name = "in-house", kind = "openai_compatible", base_url = fx.Stub.BaseUrl }))["id"]!.GetValue<string>();
+        var saved = await PostAsync(tenant.Admin, "/api/admin/providers/credentials",
+            new { provider_id = provider, label = "lab", api_key = "lab-key-0123456789abcdef" });
+        var id = saved["credential"]!["id"]!.GetValue<string>();
+        var model = (await PostAsync(tenant.Admin, "/api/admin/models",
+            new { provider_id = provider, model = "mistral-small-lab", is_default = true }))["id"]!.GetValue<string>();
+
+        var unlisted = await PostAsync(tenant.Admin, $"/api/admin/providers/credentials/{id}/test", new { });
+        Assert.Equal("ok", unlisted["status"]!.GetValue<string>());
+        Assert.Equal("mistral-small-lab", unlisted["model"]!.GetValue<string>());
+        Assert.Contains(unlisted["warnings"]!.AsArray(), w => w!.GetValue<string>().StartsWith("model_not_listed", StringComparison.Ordinal) &&
+            w.GetValue<string>().Contains("'mistral-small-lab'", StringComparison.Ordinal));
+
+        Assert.True((await tenant.Admin.DeleteAsync($"/api/admin/models/{model}")).IsSuccessStatusCode);
+        await PostAsync(tenant.Admin, "/api/admin/models", new { provider_id = provider, model = "mistralai/mistral-small", is_default = true });
+        var listed = await PostAsync(tenant.Admin, $"/api/admin/providers/credentials/{id}/test", new { });
+        Assert.Equal("mistralai/mistral-small", listed["model"]!.GetValue<string>());
+        Assert.DoesNotContain(listed["warnings"]!.AsArray(), w => w!.GetValue<string>().StartsWith("model_not_listed", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_key_the_provider_rejects_is_provider_auth_failed_naming_tenant_and_credential_and_a_foreign_key_is_warned()
     {
         var tenant = await fx.CreateTenantAsync("reject", Files);
