@@ -286,6 +286,7 @@ public sealed class ByokTests(TenancyFixture fx)
         var cutEvents = (await cut.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
         Assert.DoesNotContain(cutEvents, e => e.Trim() == "data: [DONE]");
         var last = JsonNode.Parse(cutEvents[^1]["data: ".Length..])!;
+        Assert.Equal("stream_incomplete", last["error"]!["code"]!.GetValue<string>());
         Assert.Equal("stream_incomplete", last["error"]!["type"]!.GetValue<string>());
         Assert.Equal("error", last["choices"]![0]!["finish_reason"]!.GetValue<string>());
     }
@@ -443,10 +444,15 @@ public sealed class ByokTests(TenancyFixture fx)
         return await http.SendAsync(request);
     }
 
-    private static async Task AssertGatewayErrorAsync(HttpResponseMessage response, int status, string type)
+    /// <summary>OpenAI's error object carrying the API's stable code as a string in <c>code</c> (and in <c>type</c>).</summary>
+    private static async Task AssertGatewayErrorAsync(HttpResponseMessage response, int status, string code)
     {
         var body = await response.Content.ReadAsStringAsync();
-        Assert.True((int)response.StatusCode == status, $"expected {status} {type}, got {(int)response.StatusCode}: {body}");
-        Assert.Equal(type, JsonNode.Parse(body)!["error"]!["type"]!.GetValue<string>());
+        Assert.True((int)response.StatusCode == status, $"expected {status} {code}, got {(int)response.StatusCode}: {body}");
+        var error = JsonNode.Parse(body)!["error"]!;
+        Assert.Equal(System.Text.Json.JsonValueKind.String, error["code"]!.GetValueKind());
+        Assert.Equal(code, error["code"]!.GetValue<string>());
+        Assert.Equal(code, error["type"]!.GetValue<string>());
+        Assert.False(string.IsNullOrWhiteSpace(error["message"]!.GetValue<string>()));
     }
 }
