@@ -255,6 +255,27 @@ public sealed class NexusSettings
             v.Trim('x', '*', '.', '-').Length == 0;
     }
 
+    /// <summary>Passwords published as examples (this product's own documentation) or guessed first.</summary>
+    private static readonly string[] KnownPasswords =
+    [
+        "choose-a-password", "admin", "administrator", "admin123", "admin1234", "admin12345", "password1", "password123",
+        "letmein", "welcome", "qwerty", "qwertyuiop", "azerty", "azertyuiop", "123456789", "1234567890", "nexus", "aurora-nexus",
+        "changeme123",
+    ];
+
+    /// <summary>
+    /// An admin password that must not stay in use: shorter than 10 characters, fewer than 5 distinct ones, a
+    /// placeholder (change-me-now…), a well-known value or this documentation's example. A password of one's own choosing
+    /// passes; the generated one is judged apart (it was printed on the console).
+    /// </summary>
+    public static bool IsWeakPassword(string password)
+    {
+        var p = password.Trim();
+        return p.Length < 10 || p.Distinct().Count() < 5 || IsPlaceholder(p) ||
+            KnownPasswords.Contains(p.ToLowerInvariant()) ||
+            (p.Contains("password", StringComparison.OrdinalIgnoreCase) && p.Distinct().Count() < 9);
+    }
+
     /// <summary>
     /// Reads a secret. Unset: generated once under data/secrets in single-node mode, an error in cluster mode.
     /// Set: must not be empty, a placeholder or fail <paramref name="check"/>.

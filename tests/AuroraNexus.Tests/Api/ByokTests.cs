@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using AuroraNexus.Grains.Hosting;
+using AuroraNexus.Grains.Storage;
 using AuroraNexus.Grains.Tenancy;
 using AuroraNexus.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -292,9 +293,16 @@ public sealed class ByokTests(TenancyFixture fx)
     }
 
     [Fact]
-    public async Task The_seeded_admin_password_keeps_health_degraded_until_it_is_changed()
+    public async Task A_generated_or_weak_seeded_admin_password_keeps_health_degraded_until_it_is_changed()
     {
+        // ADMIN_DEFAULT_PASSWORD here is one of the operator's choosing: nothing to act on.
         var health = (await fx.PlatformAdmin.GetFromJsonAsync<JsonNode>("/api/health"))!;
+        Assert.Equal("ok", health["components"]!["admin_password"]!["status"]!.GetValue<string>());
+
+        // As the seed marks a generated or weak password (AdminSeedTests shows which).
+        await ExecuteAsync("UPDATE users SET seeded_default = true WHERE tenant_id = @t AND email = @e", UserRepository.DefaultTenant,
+            ("e", TestApp.AdminEmail));
+        health = (await fx.PlatformAdmin.GetFromJsonAsync<JsonNode>("/api/health"))!;
         Assert.Equal("degraded", health["components"]!["admin_password"]!["status"]!.GetValue<string>());
         var reason = health["components"]!["admin_password"]!["detail"]!.GetValue<string>();
         Assert.Contains("ADMIN_DEFAULT_PASSWORD", reason);
