@@ -101,6 +101,11 @@ public sealed class BackofficeTests(BrowserFixture fx)
         await s2.WaitForAsync();
         Assert.True(await page.Locator("[data-testid=pg-citation]").CountAsync() > 0);
         await Assertions.Expect(page.Locator("[data-testid=pg-citation]").First).ToContainTextAsync("F2767.txt");
+
+        // The answer's Markdown is rendered: its section titles are bold elements, not asterisks.
+        var answer = page.Locator("[data-testid=pg-answer]").First;
+        Assert.True(await answer.Locator("strong").CountAsync() > 0, await answer.InnerHTMLAsync());
+        Assert.DoesNotContain("**", await answer.InnerTextAsync());
         await BrowserFixture.ScreenshotAsync(page, "playground-answer");
 
         await s2.ClickAsync();
