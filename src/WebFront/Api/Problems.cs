@@ -23,8 +23,10 @@ public static class Problems
     {
         app.UseExceptionHandler(handler => handler.Run(async context =>
         {
-            var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-            if (error is BadHttpRequestException { StatusCode: 400 } && InvalidQueryParameter(context) is { } invalid)
+            var feature = context.Features.Get<IExceptionHandlerFeature>();
+            var error = feature?.Error;
+            // The handler runs with the endpoint cleared; the feature keeps the one that failed.
+            if (error is BadHttpRequestException { StatusCode: 400 } && InvalidQueryParameter(context, feature?.Endpoint) is { } invalid)
             {
                 await invalid.ExecuteAsync(context);
                 return;
@@ -113,9 +115,9 @@ public static class Problems
     /// The problem for a query-string value the route's handler could not bind (<c>?offset=abc</c>): the first typed
     /// query parameter of the handler whose value does not parse, named with the type it expects; null when none is.
     /// </summary>
-    public static ProblemHttpResult? InvalidQueryParameter(HttpContext http)
+    public static ProblemHttpResult? InvalidQueryParameter(HttpContext http, Endpoint? failed = null)
     {
-        if (http.GetEndpoint() is not { } endpoint || endpoint.Metadata.GetMetadata<MethodInfo>() is not { } handler)
+        if ((failed ?? http.GetEndpoint()) is not { } endpoint || endpoint.Metadata.GetMetadata<MethodInfo>() is not { } handler)
         {
             return null;
         }
