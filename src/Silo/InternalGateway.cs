@@ -161,7 +161,7 @@ public static class InternalGateway
             // Like OpenRouter once a stream has begun: the error travels as an event, and no [DONE] follows.
             var error = new JsonObject
             {
-                ["error"] = new JsonObject { ["code"] = ex.Code.ApiStatus(), ["message"] = ex.Message, ["type"] = ex.ErrorCode },
+                ["error"] = ErrorObject(ex.ErrorCode, ex.Message),
                 ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = new JsonObject(), ["finish_reason"] = "error" }),
             };
             await WriteEventAsync(http, error.ToJsonString(), ct);
@@ -275,8 +275,14 @@ public static class InternalGateway
     private static Task Error(HttpContext http, int status, string code, string message)
     {
         http.Response.StatusCode = status;
-        return http.Response.WriteAsJsonAsync(
-            new JsonObject { ["error"] = new JsonObject { ["code"] = status, ["message"] = message, ["type"] = code } },
-            http.RequestAborted);
+        return http.Response.WriteAsJsonAsync(new JsonObject { ["error"] = ErrorObject(code, message) }, http.RequestAborted);
     }
+
+    /// <summary>
+    /// OpenAI's error object with the API's stable code as <c>code</c>, as everywhere else in the product (OpenAI's own
+    /// codes are strings too); <c>type</c> repeats it for clients that read OpenAI's category field. The HTTP status is
+    /// the response's.
+    /// </summary>
+    public static JsonObject ErrorObject(string code, string message) =>
+        new() { ["code"] = code, ["message"] = message, ["type"] = code };
 }

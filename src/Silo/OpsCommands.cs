@@ -50,18 +50,35 @@ public static class OpsCommands
         return report.ExitCode;
     }
 
-    public static async Task<DoctorReport> RunDoctorAsync(IConfiguration config, CancellationToken ct, bool testCredentials = false)
+    /// <param name="workingDirectory">Where a relative NEXUS_DATA_DIR (or the default .nexus) is looked for; the process's by default.</param>
+    public static async Task<DoctorReport> RunDoctorAsync(
+        IConfiguration config, CancellationToken ct, bool testCredentials = false, string? workingDirectory = null)
     {
         var singleNode = OnSingleNodeData(config);
+        var dataDir = singleNode ? SingleNodeDataDirectory.Find(config, workingDirectory ?? Environment.CurrentDirectory) : null;
+        if (dataDir is not null)
+        {
+            // Loading the settings creates the directory and its secrets: read the one found, never make a new one.
+            config = new ConfigurationBuilder().AddConfiguration(config)
+                .AddInMemoryCollection(new Dictionary<string, string?> { ["NEXUS_DATA_DIR"] = dataDir.Path }).Build();
+        }
+
         NexusSettings? settings = null;
         string? settingsProblem = null;
-        try
+        if (dataDir is { Exists: false })
         {
-            settings = NexusSettings.Load(config, singleNode);
+            settingsProblem = $"no single-node data directory at {dataDir.Path}";
         }
-        catch (NexusConfigurationException ex)
+        else
         {
-            settingsProblem = ex.Message;
+            try
+            {
+                settings = NexusSettings.Load(config, singleNode);
+            }
+            catch (NexusConfigurationException ex)
+            {
+                settingsProblem = ex.Message;
+            }
         }
 
         NexusDatabase? embedded = null;
@@ -93,6 +110,10 @@ public static class OpsCommands
                     databaseProblem = $"single-node private PostgreSQL: {ex.Message}";
                 }
             }
+            else if (dataDir is { Exists: false })
+            {
+                databaseProblem = $"DATABASE_URL is unset and there is no single-node data directory at {dataDir.Path}, so no database to open";
+            }
             else
             {
                 databaseProblem = $"DATABASE_URL is unset and the single-node settings do not load ({settingsProblem})";
@@ -109,7 +130,8 @@ public static class OpsCommands
             await using var provider = services.BuildServiceProvider();
             var options = new DoctorOptions(testCredentials ? provider.GetService<CredentialTester>() : null);
             var context = new DoctorContext(config, singleNode, settings, dataSource, databaseProblem, provider.GetServices<IComponentProbe>(), options);
-            return await provider.GetRequiredService<NexusDoctor>().RunAsync(context, ct);
+            var report = await provider.GetRequiredService<NexusDoctor>().RunAsync(context, ct);
+            return dataDir is null ? report : new DoctorReport([dataDir.Verdict(), .. report.Results]);
         }
         finally
         {
@@ -257,4 +279,49 @@ public static class OpsCommands
         group.MapGet("/health/ready", ReadinessAsync).AllowAnonymous();
         group.MapInternalGateway();
     }
+}
+
+/// <summary>
+/// The single-node data directory an ops command reads, and how it was found: NEXUS_DATA_DIR; else <c>.nexus</c> in the
+/// working directory; else, when run from another project of this repository (<c>dotnet run --project src/Silo</c>
+/// works in src/Silo), the one the single-node app keeps (<c>dotnet run --project src/WebFront</c>: src/WebFront/.nexus).
+/// </summary>
+public sealed record SingleNodeDataDirectory(string Path, string How, bool Exists)
+{
+    public const string AppProject = "src/WebFront";
+
+    public static SingleNodeDataDirectory Find(IConfiguration config, string workingDirectory)
+    {
+        if (config["NEXUS_DATA_DIR"] is { } set && !string.IsNullOrWhiteSpace(set))
+        {
+            var path = System.IO.Path.GetFullPath(set.Trim(), workingDirectory);
+            return new(path, "NEXUS_DATA_DIR", Directory.Exists(path));
+        }
+
+        var local = System.IO.Path.Combine(System.IO.Path.GetFullPath(workingDirectory), ".nexus");
+        if (Directory.Exists(local))
+        {
+            return new(local, ".nexus in the working directory", true);
+        }
+
+        for (var dir = new DirectoryInfo(workingDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(System.IO.Path.Combine(dir.FullName, "AuroraNexus.sln")))
+            {
+                var app = System.IO.Path.Combine(dir.FullName, "src", "WebFront", ".nexus");
+                return Directory.Exists(app) ? new(app, $"the single-node app's ({AppProject}/.nexus)", true) : new(local, "the default, .nexus in the working directory", false);
+            }
+        }
+
+        return new(local, "the default, .nexus in the working directory", false);
+    }
+
+    /// <summary>The doctor's first line: which data it reads, and how to make it read another.</summary>
+    public DoctorResult Verdict() => Exists
+        ? new("data_dir", FindingLevel.Ok,
+            $"single-node data directory {Path} ({How}); to read another, set NEXUS_DATA_DIR (stop the app first, or ask it: GET /api/admin/doctor)")
+        : new("data_dir", FindingLevel.Warning,
+            $"no single-node data directory at {Path} ({How}): the app keeps its data elsewhere or has not run yet, so there is nothing to read here",
+            $"set NEXUS_DATA_DIR to the app's data directory ({AppProject}/.nexus for `dotnet run --project {AppProject}`) with the app stopped, " +
+            "or ask the running app: GET /api/admin/doctor as an admin of the default tenant; or set DATABASE_URL for an external database");
 }

@@ -89,7 +89,8 @@ public sealed record CredentialTestResult(
     [property: Id(2)] string Message,
     [property: Id(3)] string? ProviderLabel,
     [property: Id(4)] long LatencyMs,
-    [property: Id(5)] ImmutableArray<string> Warnings)
+    [property: Id(5)] ImmutableArray<string> Warnings,
+    [property: Id(6)] string? Model = null)
 {
     public bool Ok => Status == "ok";
 }
@@ -112,7 +113,7 @@ public interface ITenantGrain : IGrainWithStringKey
     Task<LlmRoute> GetRouteAsync(CancellationToken cancellationToken = default);
 
     /// <summary>A chat completion with the tenant's model; null when the tenant has no model (extractive answers).</summary>
-    /// <remarks>The timeout covers the client's own budget: 3 attempts of 60 s and the waits between them.</remarks>
+    /// <remarks>Above the client's own budget: LLM_TIMEOUT_SECONDS (at most 180 s) for all attempts and the waits between them.</remarks>
     [Alias("Complete"), ResponseTimeout("00:04:00")]
     Task<LlmReply?> CompleteAsync(LlmRequest request, CancellationToken cancellationToken = default);
 

@@ -62,7 +62,8 @@ public static partial class ConfigurationRules
     public const int MinioPasswordMinLength = 8;
 
     /// <summary>Rules on the stores, MinIO and PUBLIC_DOMAIN (the secrets have their own, in <see cref="NexusSettings"/>).</summary>
-    public static IReadOnlyList<ConfigFinding> Evaluate(IConfiguration config)
+    /// <param name="singleNode">A single-node app (or the doctor on its data): PUBLIC_DOMAIN may stay unset while it listens on loopback only.</param>
+    public static IReadOnlyList<ConfigFinding> Evaluate(IConfiguration config, bool singleNode = false)
     {
         var findings = new List<ConfigFinding>();
         var s3 = Value(config, "S3_ENDPOINT");
@@ -79,7 +80,7 @@ public static partial class ConfigurationRules
 
         findings.Add(MinioPublicUrl(config, "MINIO_BROWSER_REDIRECT_URL", consoleUrl: true));
         findings.Add(MinioPublicUrl(config, "MINIO_SERVER_URL", consoleUrl: false));
-        findings.Add(PublicDomain(config));
+        findings.Add(PublicDomain(config, singleNode));
         return findings;
     }
 
@@ -187,9 +188,17 @@ public static partial class ConfigurationRules
             : new("minio_public_urls", variable, FindingLevel.Ok, $"{variable} is {value}");
     }
 
-    private static ConfigFinding PublicDomain(IConfiguration config)
+    private static ConfigFinding PublicDomain(IConfiguration config, bool singleNode)
     {
         var value = Value(config, "PUBLIC_DOMAIN");
+        if (value is null && singleNode && IsLoopback(Value(config, "NEXUS_BIND_ADDRESS") ?? "127.0.0.1"))
+        {
+            // Nobody reaches a loopback-only node under a public name, so there is nothing to attribute yet.
+            return new("public_domain", "PUBLIC_DOMAIN", FindingLevel.Ok,
+                "PUBLIC_DOMAIN unset: fine for a single node on loopback (OpenRouter calls go without HTTP-Referer attribution); " +
+                "set it once the deployment has a public domain");
+        }
+
         if (value is null)
         {
             return new("public_domain", "PUBLIC_DOMAIN", FindingLevel.Warning,
@@ -202,6 +211,10 @@ public static partial class ConfigurationRules
             : new("public_domain", "PUBLIC_DOMAIN", FindingLevel.Warning, $"PUBLIC_DOMAIN '{value}' is not a domain or http(s) URL",
                 "set it to a bare domain (rag.example.org) or an https URL");
     }
+
+    private static bool IsLoopback(string address) =>
+        address.Equals("localhost", StringComparison.OrdinalIgnoreCase) ||
+        System.Net.IPAddress.TryParse(address.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip);
 
     internal static string? Value(IConfiguration config, string name) =>
         config[name] is { } v && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;

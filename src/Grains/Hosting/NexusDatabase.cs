@@ -104,7 +104,10 @@ public sealed partial class NexusDatabase : IAsyncDisposable
         await users.EnsureTenantAsync(UserRepository.DefaultTenant, "Default tenant", ct);
         var generated = settings.AdminDefaultPassword is null;
         var password = settings.AdminDefaultPassword ?? Convert.ToBase64String(RandomNumberGenerator.GetBytes(12));
-        if (await users.CreateIfMissingAsync(UserRepository.DefaultTenant, settings.AdminEmail, password, "admin", seededDefault: true, ct))
+
+        // Health and doctor ask to change only a password nobody chose (printed on the console) or a weak one.
+        var mustChange = generated || NexusSettings.IsWeakPassword(password);
+        if (await users.CreateIfMissingAsync(UserRepository.DefaultTenant, settings.AdminEmail, password, "admin", seededDefault: mustChange, ct))
         {
             if (generated)
             {

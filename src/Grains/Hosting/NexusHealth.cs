@@ -39,7 +39,7 @@ public sealed class NexusHealth(
 
         if (services.GetService<IConfiguration>() is { } configuration)
         {
-            c["configuration"] = ConfigurationHealth(configuration);
+            c["configuration"] = ConfigurationHealth(configuration, services.GetService<NexusRuntimeMode>()?.SingleNode ?? false);
         }
 
         var postgresUp = false;
@@ -127,9 +127,9 @@ public sealed class NexusHealth(
     }
 
     /// <summary>The same rules start-up applies: errors (only possible if the environment changed under a running process) make it not ready, warnings degraded.</summary>
-    private static ComponentHealth ConfigurationHealth(IConfiguration configuration)
+    private static ComponentHealth ConfigurationHealth(IConfiguration configuration, bool singleNode)
     {
-        var findings = ConfigurationRules.Evaluate(configuration).Where(f => f.Level != FindingLevel.Ok).ToList();
+        var findings = ConfigurationRules.Evaluate(configuration, singleNode).Where(f => f.Level != FindingLevel.Ok).ToList();
         if (findings.Count == 0)
         {
             return new("ok", "every variable the guide names is well-formed", Required: false);
@@ -171,9 +171,10 @@ public sealed class NexusHealth(
     {
         var seeded = await new UserRepository(db).AdminsWithSeededPasswordAsync(ct);
         return seeded.Count == 0
-            ? new("ok", "no admin uses the seeded default password", Required: false)
+            ? new("ok", "no admin uses a generated or weak seeded password", Required: false)
             : new("degraded",
-                $"admin password is still the default for {seeded.Count} admin account(s): it was seeded from ADMIN_DEFAULT_PASSWORD (or printed at first start). " +
+                $"admin password is still the default for {seeded.Count} admin account(s): the one generated and printed at first start, " +
+                "or a weak ADMIN_DEFAULT_PASSWORD (short, a placeholder such as change-me-now, or an example from the documentation). " +
                 "Log in and change it with POST /api/auth/password; changing ADMIN_DEFAULT_PASSWORD afterwards has no effect, the database decides.",
                 Required: false);
     }

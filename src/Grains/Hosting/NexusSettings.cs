@@ -49,6 +49,17 @@ public sealed class NexusSettings
     /// <summary>LLM_PROVIDER_KIND (<c>openrouter</c> | <c>openai_compatible</c>); null = derived from the host of LLM_BASE_URL.</summary>
     public LlmProviderKind? LlmProviderKind { get; init; }
     public required string LlmModel { get; init; }
+
+    /// <summary>
+    /// LLM_TIMEOUT_SECONDS (default 60, at most <see cref="MaxLlmTimeoutSeconds"/>): the whole budget of one chat call,
+    /// every attempt and the waits between them; a stream's silence between two lines is bounded by it too.
+    /// </summary>
+    public TimeSpan LlmTimeout { get; init; } = TimeSpan.FromSeconds(DefaultLlmTimeoutSeconds);
+
+    public const int DefaultLlmTimeoutSeconds = 60;
+
+    /// <summary>The tenant grain's call is bounded at 4 minutes (its ResponseTimeout): a longer LLM budget could never be used.</summary>
+    public const int MaxLlmTimeoutSeconds = 180;
     public string? PublicDomain { get; init; }
     public long MaxUploadBytes { get; init; }
 
@@ -120,6 +131,7 @@ public sealed class NexusSettings
             LlmBaseUrl = Value(config, "LLM_BASE_URL") ?? "https://openrouter.ai/api/v1",
             LlmProviderKind = ProviderKind(config, "LLM_PROVIDER_KIND"),
             LlmModel = Value(config, "LLM_MODEL") ?? "openai/gpt-4o-mini",
+            LlmTimeout = LlmTimeoutOf(config),
             PublicDomain = Value(config, "PUBLIC_DOMAIN"),
             MaxUploadBytes = Long(config, "NEXUS_MAX_UPLOAD_BYTES", 50L * 1024 * 1024),
             AllowPrivateLlmUrls = Bool(config, EndpointGuard.AllowVariable),
@@ -151,6 +163,15 @@ public sealed class NexusSettings
             : throw new NexusConfigurationException(name,
                 $"'{v}' is not a provider kind: use {LlmProviderKinds.OpenRouterCode} or {LlmProviderKinds.OpenAiCompatibleCode}, " +
                 "or unset it to derive the kind from the host of LLM_BASE_URL (openrouter.ai = openrouter)");
+    }
+
+    private static TimeSpan LlmTimeoutOf(IConfiguration config)
+    {
+        var seconds = Long(config, "LLM_TIMEOUT_SECONDS", DefaultLlmTimeoutSeconds);
+        return seconds <= MaxLlmTimeoutSeconds
+            ? TimeSpan.FromSeconds(seconds)
+            : throw new NexusConfigurationException("LLM_TIMEOUT_SECONDS",
+                $"'{seconds}' is more than {MaxLlmTimeoutSeconds} s, the longest an LLM call may take; default is {DefaultLlmTimeoutSeconds}");
     }
 
     private static int Port(IConfiguration config, string name, int fallback)
@@ -232,6 +253,27 @@ public sealed class NexusSettings
         return Placeholders.Contains(v) || v.StartsWith("change-this", StringComparison.Ordinal) ||
             v.StartsWith("change-me", StringComparison.Ordinal) || v.StartsWith('<') || v.StartsWith("${", StringComparison.Ordinal) ||
             v.Trim('x', '*', '.', '-').Length == 0;
+    }
+
+    /// <summary>Passwords published as examples (this product's own documentation) or guessed first.</summary>
+    private static readonly string[] KnownPasswords =
+    [
+        "choose-a-password", "admin", "administrator", "admin123", "admin1234", "admin12345", "password1", "password123",
+        "letmein", "welcome", "qwerty", "qwertyuiop", "azerty", "azertyuiop", "123456789", "1234567890", "nexus", "aurora-nexus",
+        "changeme123",
+    ];
+
+    /// <summary>
+    /// An admin password that must not stay in use: shorter than 10 characters, fewer than 5 distinct ones, a
+    /// placeholder (change-me-now…), a well-known value or this documentation's example. A password of one's own choosing
+    /// passes; the generated one is judged apart (it was printed on the console).
+    /// </summary>
+    public static bool IsWeakPassword(string password)
+    {
+        var p = password.Trim();
+        return p.Length < 10 || p.Distinct().Count() < 5 || IsPlaceholder(p) ||
+            KnownPasswords.Contains(p.ToLowerInvariant()) ||
+            (p.Contains("password", StringComparison.OrdinalIgnoreCase) && p.Distinct().Count() < 9);
     }
 
     /// <summary>

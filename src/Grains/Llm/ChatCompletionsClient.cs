@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
@@ -10,23 +11,25 @@ namespace AuroraNexus.Grains.Llm;
 /// <summary>
 /// Client of the OpenAI-compatible chat-completions protocol as OpenRouter speaks it. The key is checked before
 /// anything is sent, every failure becomes an <see cref="LlmException"/> with one of the stable codes of
-/// <see cref="LlmErrorCode"/>, and no message ever carries the key. Retries (bounded by <see cref="ChatOptions.MaxRetries"/>)
-/// cover rate limits, 5xx/408, timeouts and unreachable endpoints, and a 402 that came with a short Retry-After; a stream
-/// is only retried before its first byte of content.
+/// <see cref="LlmErrorCode"/>, and no message ever carries the key. Retries (bounded by <see cref="ChatOptions.MaxRetries"/>
+/// and by the call's one time budget, <see cref="ChatOptions.Timeout"/>) cover rate limits, 5xx/408, timeouts and
+/// unreachable endpoints, and a 402 that came with a short Retry-After; a stream is only retried before its first byte of
+/// content.
 /// </summary>
 public sealed class ChatCompletionsClient(HttpClient http)
 {
-    private static readonly ChatOptions KeyCheckOptions = ChatOptions.Default with { Timeout = TimeSpan.FromSeconds(15), MaxRetries = 1 };
+    private static readonly ChatOptions KeyCheckOptions =
+        ChatOptions.Default with { Timeout = TimeSpan.FromSeconds(15), MaxRetries = 1, TimeoutSetting = null };
 
     public async Task<ChatResult> CompleteAsync(
         LlmEndpoint ep, IReadOnlyList<ChatMessage> messages, ChatOptions options, CancellationToken ct)
     {
         var body = Preflight(ep, messages, options, stream: false);
-        var (result, attempts) = await WithRetriesAsync(ep, options, async () =>
+        var (result, attempts) = await WithRetriesAsync(ep, options, async (attempt, left) =>
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(options.Timeout);
-            return await GuardAsync(ep, options, ct, async () =>
+            timeout.CancelAfter(left);
+            return await GuardAsync(ep, options, attempt, ct, async () =>
             {
                 using var request = NewRequest(ep, HttpMethod.Post, "chat/completions", body, "application/json");
                 using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
@@ -49,11 +52,11 @@ public sealed class ChatCompletionsClient(HttpClient http)
     {
         var body = Preflight(ep, messages, options, stream: true);
 
-        var (response, _) = await WithRetriesAsync(ep, options, async () =>
+        var (response, _) = await WithRetriesAsync(ep, options, async (attempt, left) =>
         {
             using var connect = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            connect.CancelAfter(options.Timeout);
-            return await GuardAsync(ep, options, ct, async () =>
+            connect.CancelAfter(left);
+            return await GuardAsync(ep, options, attempt, ct, async () =>
             {
                 var request = NewRequest(ep, HttpMethod.Post, "chat/completions", body, "text/event-stream");
                 HttpResponseMessage? pending = null;
@@ -95,7 +98,7 @@ public sealed class ChatCompletionsClient(HttpClient http)
                 }
                 catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
                 {
-                    throw ProviderErrors.Timeout(ep, options.Timeout, midStream: true, 0, ex);
+                    throw ProviderErrors.Timeout(ep, options.Timeout, options.TimeoutSetting, midStream: true, 0, ex);
                 }
                 catch (Exception ex) when (ex is IOException or HttpRequestException)
                 {
@@ -124,7 +127,7 @@ public sealed class ChatCompletionsClient(HttpClient http)
             }
             catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
             {
-                throw ProviderErrors.Timeout(ep, options.Timeout, midStream: true, 0, ex);
+                throw ProviderErrors.Timeout(ep, options.Timeout, options.TimeoutSetting, midStream: true, 0, ex);
             }
             catch (Exception ex) when (ex is IOException or HttpRequestException)
             {
@@ -143,7 +146,7 @@ public sealed class ChatCompletionsClient(HttpClient http)
                 var left = deadline - DateTime.UtcNow;
                 if (left <= TimeSpan.Zero)
                 {
-                    throw ProviderErrors.Timeout(ep, options.StreamMaxDuration, midStream: true, received,
+                    throw ProviderErrors.Timeout(ep, options.StreamMaxDuration, null, midStream: true, received,
                         new TimeoutException($"the stream lasted longer than {options.StreamMaxDuration.TotalSeconds:0} s"));
                 }
 
@@ -155,7 +158,7 @@ public sealed class ChatCompletionsClient(HttpClient http)
                 }
                 catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
                 {
-                    throw ProviderErrors.Timeout(ep, options.Timeout, midStream: true, received, ex);
+                    throw ProviderErrors.Timeout(ep, options.Timeout, options.TimeoutSetting, midStream: true, received, ex);
                 }
                 catch (Exception ex) when (ex is IOException or HttpRequestException)
                 {
@@ -254,7 +257,11 @@ public sealed class ChatCompletionsClient(HttpClient http)
         if (!ep.IsOpenRouter)
         {
             var models = await GetJsonAsync(ep, "models", LlmJsonContext.Default.WireModels, ct);
-            return new KeyCheckResult("/models", null, null, null, null, null, models.Data?.Count ?? 0, ep.Warnings);
+            var ids = (models.Data ?? [])
+                .Where(m => m.ValueKind == JsonValueKind.Object && m.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+                .Select(m => m.GetProperty("id").GetString()!)
+                .ToList();
+            return new KeyCheckResult("/models", null, null, null, null, null, models.Data?.Count ?? 0, ep.Warnings, ids);
         }
 
         var key = await GetJsonAsync(ep, "key", LlmJsonContext.Default.WireKey, ct);
@@ -270,11 +277,11 @@ public sealed class ChatCompletionsClient(HttpClient http)
     private async Task<T> GetJsonAsync<T>(
         LlmEndpoint ep, string path, JsonTypeInfo<T> type, CancellationToken ct)
     {
-        var (result, _) = await WithRetriesAsync(ep, KeyCheckOptions, async () =>
+        var (result, _) = await WithRetriesAsync(ep, KeyCheckOptions, async (attempt, left) =>
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(KeyCheckOptions.Timeout);
-            return await GuardAsync(ep, KeyCheckOptions, ct, async () =>
+            timeout.CancelAfter(left);
+            return await GuardAsync(ep, KeyCheckOptions, attempt, ct, async () =>
             {
                 using var request = NewRequest(ep, HttpMethod.Get, path, null, "application/json");
                 using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
@@ -443,7 +450,8 @@ public sealed class ChatCompletionsClient(HttpClient http)
         };
 
     /// <summary>Runs one attempt and turns transport failures into <see cref="LlmException"/>.</summary>
-    private static async Task<T> GuardAsync<T>(LlmEndpoint ep, ChatOptions options, CancellationToken ct, Func<Task<T>> attempt)
+    private static async Task<T> GuardAsync<T>(
+        LlmEndpoint ep, ChatOptions options, int attemptNumber, CancellationToken ct, Func<Task<T>> attempt)
     {
         try
         {
@@ -451,7 +459,8 @@ public sealed class ChatCompletionsClient(HttpClient http)
         }
         catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
         {
-            throw ProviderErrors.Timeout(ep, options.Timeout, midStream: false, 0, ex);
+            // An attempt gets what is left of the budget, so its timeout is the whole call's.
+            throw ProviderErrors.Timeout(ep, options.Timeout, options.TimeoutSetting, midStream: false, 0, ex, attemptNumber);
         }
         catch (HttpRequestException ex) when (ex.InnerException is ProviderAddressRefusedException refused)
         {
@@ -467,20 +476,28 @@ public sealed class ChatCompletionsClient(HttpClient http)
         }
     }
 
+    /// <summary>
+    /// Runs attempts, each given the number it is and what is left of <see cref="ChatOptions.Timeout"/>, until one
+    /// succeeds, the error is not worth another try, the retries are spent, or the wait before the next one would use up
+    /// the budget.
+    /// </summary>
     private static async Task<(T Result, int Attempts)> WithRetriesAsync<T>(
-        LlmEndpoint ep, ChatOptions options, Func<Task<T>> attempt, CancellationToken ct)
+        LlmEndpoint ep, ChatOptions options, Func<int, TimeSpan, Task<T>> attempt, CancellationToken ct)
     {
+        var clock = Stopwatch.StartNew();
         for (var n = 1; ; n++)
         {
+            var left = options.Timeout - clock.Elapsed;
             try
             {
-                return (await attempt(), n);
+                return (await attempt(n, left > TimeSpan.Zero ? left : TimeSpan.Zero), n);
             }
             catch (LlmException ex)
             {
                 ex.Attempts = n;
                 ex.Warnings = ep.Warnings;
-                if (n > options.MaxRetries || RetryDelay(ex, n, options) is not { } delay)
+                if (n > options.MaxRetries || RetryDelay(ex, n, options) is not { } delay ||
+                    delay >= options.Timeout - clock.Elapsed)
                 {
                     throw;
                 }

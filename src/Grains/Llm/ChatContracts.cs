@@ -9,8 +9,15 @@ public sealed record ChatOptions
 
     public int? MaxTokens { get; init; }
 
-    /// <summary>Per attempt for a plain call; for a stream, until the headers and then between two received lines.</summary>
+    /// <summary>
+    /// The budget of the whole call: every attempt and the waits between them (LLM_TIMEOUT_SECONDS for tenants' calls).
+    /// An attempt gets what is left of it, so a provider that never answers costs this once, not once per retry. For a
+    /// stream it bounds the wait for the headers, then the silence between two received lines.
+    /// </summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The setting that raises <see cref="Timeout"/>, named in timeout messages; null when none does.</summary>
+    public string? TimeoutSetting { get; init; } = "LLM_TIMEOUT_SECONDS";
 
     /// <summary>
     /// The longest a whole stream may take once open: keep-alive comments re-arm <see cref="Timeout"/>, so a provider
@@ -20,7 +27,8 @@ public sealed record ChatOptions
 
     /// <summary>
     /// Retries after the first attempt for 429, 408, every 5xx, timeouts and unreachable endpoints, and for a 402 that
-    /// came with a Retry-After. Never for 400, 401, 403, 404 or a 402 without Retry-After.
+    /// came with a Retry-After, while <see cref="Timeout"/> has time left. Never for 400, 401, 403, 404 or a 402 without
+    /// Retry-After.
     /// </summary>
     public int MaxRetries { get; init; } = 2;
 
@@ -79,4 +87,5 @@ public sealed record KeyCheckResult(
     decimal? Usage,
     bool? IsFreeTier,
     int? ModelCount,
-    IReadOnlyList<string> Warnings);
+    IReadOnlyList<string> Warnings,
+    IReadOnlyList<string>? ModelIds = null);

@@ -195,16 +195,20 @@ internal static class ProviderErrors
 
     /// <summary>
     /// No answer in time: before the response (or before any text of a stream) the provider is unavailable; once text
-    /// has arrived, a silent stream is an incomplete one.
+    /// has arrived, a silent stream is an incomplete one. <paramref name="timeout"/> is the figure that ran out (the
+    /// call's whole budget before a response, the allowed silence within a stream) and <paramref name="setting"/> the
+    /// variable that raises it, if any.
     /// </summary>
-    public static LlmException Timeout(LlmEndpoint ep, TimeSpan timeout, bool midStream, int receivedChars, Exception inner)
+    public static LlmException Timeout(
+        LlmEndpoint ep, TimeSpan timeout, string? setting, bool midStream, int receivedChars, Exception inner, int attempts = 1)
     {
+        var raise = setting is null ? "" : $" or raise {setting} (now {Seconds(timeout)})";
         if (midStream && receivedChars > 0)
         {
             return new LlmException(LlmErrorCode.StreamIncomplete,
                 $"Timeout: the stream from model '{ep.Model}' went silent for more than {Seconds(timeout)} s after {receivedChars} " +
                 "characters and was abandoned. The partial answer is incomplete and must not be kept. Fix: retry the question; " +
-                $"if it persists, choose a faster model in {ModelsPage} or raise the LLM timeout.",
+                $"if it persists, choose a faster model in {ModelsPage}{raise}.",
                 200, null, inner)
             { Warnings = ep.Warnings };
         }
@@ -212,8 +216,9 @@ internal static class ProviderErrors
         return new LlmException(LlmErrorCode.ProviderUnavailable,
             (midStream
                 ? $"Timeout: the stream from model '{ep.Model}' sent no text for more than {Seconds(timeout)} s. "
-                : $"Timeout: no answer from {HostOf(ep)} for model '{ep.Model}' within {Seconds(timeout)} s. ") +
-            $"Fix: retry; if it persists, choose a faster model in {ModelsPage} or raise the LLM timeout.",
+                : $"Timeout: no answer from {HostOf(ep)} for model '{ep.Model}' within {Seconds(timeout)} s " +
+                  $"({attempts} attempt{(attempts == 1 ? "" : "s")}). ") +
+            $"Fix: check the provider's status ({HostOf(ep)}) and retry; if it is up but slow, choose a faster model in {ModelsPage}{raise}.",
             null, null, inner)
         { Warnings = ep.Warnings };
     }

@@ -75,7 +75,7 @@ public sealed class EnvironmentCheck : IDoctorCheck
 {
     public Task<IReadOnlyList<DoctorResult>> RunAsync(DoctorContext context, CancellationToken ct) =>
         Task.FromResult<IReadOnlyList<DoctorResult>>(
-            [.. ConfigurationRules.Evaluate(context.Configuration).Select(f => new DoctorResult(f.Check, f.Level, f.Verdict, f.Fix))]);
+            [.. ConfigurationRules.Evaluate(context.Configuration, context.SingleNode).Select(f => new DoctorResult(f.Check, f.Level, f.Verdict, f.Fix))]);
 }
 
 /// <summary>Guide 3.4: PostgreSQL reachable and authenticating; a password mismatch is named as such.</summary>
@@ -270,7 +270,7 @@ public sealed class RejectedCredentialsCheck : IDoctorCheck
     }
 }
 
-/// <summary>Guide 3.5: an admin still logs in with the seeded ADMIN_DEFAULT_PASSWORD.</summary>
+/// <summary>Guide 3.5: an admin still logs in with the generated first password or a weak ADMIN_DEFAULT_PASSWORD.</summary>
 public sealed class AdminPasswordCheck : IDoctorCheck
 {
     public async Task<IReadOnlyList<DoctorResult>> RunAsync(DoctorContext context, CancellationToken ct)
@@ -283,9 +283,10 @@ public sealed class AdminPasswordCheck : IDoctorCheck
 
         var seeded = await new UserRepository(state.Database!).AdminsWithSeededPasswordAsync(ct);
         return seeded.Count == 0
-            ? [new("admin_password", FindingLevel.Ok, "no admin uses the seeded default password")]
+            ? [new("admin_password", FindingLevel.Ok, "no admin uses a generated or weak seeded password")]
             : [new("admin_password", FindingLevel.Warning,
-                $"{seeded.Count} admin account(s) still use the password seeded from ADMIN_DEFAULT_PASSWORD (or printed at first start)",
+                $"{seeded.Count} admin account(s) still use the password generated and printed at first start, or a weak " +
+                "ADMIN_DEFAULT_PASSWORD (short, a placeholder such as change-me-now, or an example from the documentation)",
                 "log in and change it (POST /api/auth/password); changing ADMIN_DEFAULT_PASSWORD in .env has no effect once the account exists")];
     }
 }

@@ -9,7 +9,8 @@ namespace AuroraNexus.Grains.Tenancy;
 /// <summary>
 /// The credential test: one cheap authenticated call with a stored key, its outcome recorded on the credential. The
 /// tenant grain runs it for <c>POST /api/admin/providers/credentials/{id}/test</c>, the doctor for every credential
-/// (<c>doctor --test-credentials</c>); both therefore see and record the same verdict.
+/// (<c>doctor --test-credentials</c>); both therefore see and record the same verdict. The call is made, and its result
+/// named, with the model the tenant's queries would use through this credential, not the environment's LLM_MODEL.
 /// </summary>
 public sealed partial class CredentialTester(
     LlmCatalogRepository catalog, ChatCompletionsClient client, NexusSettings nexus, ILogger<CredentialTester> logger)
@@ -24,6 +25,7 @@ public sealed partial class CredentialTester(
             ?? throw new KeyNotFoundException($"No credential {credentialId} in tenant '{tenantId}'.");
         var provider = await catalog.GetProviderAsync(tenantId, row.ProviderId, ct)
             ?? throw new KeyNotFoundException($"The provider of credential {credentialId} is gone.");
+        var model = ModelFor(provider, await catalog.ListModelsAsync(tenantId, ct), nexus.LlmModel);
         var watch = Stopwatch.StartNew();
         CredentialTestResult result;
         if (await EndpointGuard.ProblemAsync(provider.BaseUrl, nexus.AllowPrivateLlmUrls, ct) is { } blocked)
@@ -37,7 +39,7 @@ public sealed partial class CredentialTester(
         }
         else
         {
-            var endpoint = Endpoint(tenantId, provider, row, key, nexus.LlmModel);
+            var endpoint = Endpoint(tenantId, provider, row, key, model);
             using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
             if (timeout is { } limit)
             {
@@ -47,9 +49,16 @@ public sealed partial class CredentialTester(
             try
             {
                 var check = await client.CheckKeyAsync(endpoint, bounded.Token);
+                var warnings = check.Warnings.ToList();
+                if (check.ModelIds is { Count: > 0 } listed && !listed.Contains(model, StringComparer.Ordinal))
+                {
+                    warnings.Add($"model_not_listed: {provider.Name} does not list the model '{model}' in GET {check.CheckedPath}, so " +
+                        "queries with it may be refused (provider_bad_request); check its name in Admin → Providers → Models.");
+                }
+
                 result = new CredentialTestResult(row.Id, "ok",
-                    $"{provider.Name} accepted the key {endpoint.MaskedKey} ({check.CheckedPath})", check.Label,
-                    watch.ElapsedMilliseconds, [.. check.Warnings]);
+                    $"{provider.Name} accepted the key {endpoint.MaskedKey} ({check.CheckedPath}); queries use the model '{model}'",
+                    check.Label, watch.ElapsedMilliseconds, [.. warnings]);
             }
             catch (LlmException ex)
             {
@@ -63,10 +72,20 @@ public sealed partial class CredentialTester(
             }
         }
 
+        result = result with { Model = model };
         await catalog.RecordTestAsync(tenantId, row.Id, result.Status, result.Message, ct);
         LogCredentialTested(logger, tenantId, row.Label, result.Status);
         return result;
     }
+
+    /// <summary>
+    /// The model a tenant's queries use through a credential of <paramref name="provider"/>: the tenant's default model
+    /// when it is this provider's, else the first model listed for the provider, else <paramref name="fallback"/> (LLM_MODEL).
+    /// </summary>
+    public static string ModelFor(ProviderRow provider, IReadOnlyList<ModelRow> models, string fallback) =>
+        models.FirstOrDefault(m => m.IsDefault && m.ProviderId == provider.Id)?.Model
+        ?? models.FirstOrDefault(m => m.ProviderId == provider.Id)?.Model
+        ?? fallback;
 
     /// <summary>The endpoint a tenant's credential calls: the provider's URL and declared kind, attribution headers, the label for messages.</summary>
     public static LlmEndpoint Endpoint(string tenantId, ProviderRow provider, CredentialRow credential, string key, string model, NexusSettings nexus) =>

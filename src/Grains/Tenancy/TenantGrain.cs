@@ -133,7 +133,7 @@ public sealed partial class TenantGrain(
         }
         else if (credential is not null && provider is not null)
         {
-            var model = DefaultModelFor(provider, defaultModel, data.Models);
+            var model = CredentialTester.ModelFor(provider, data.Models, nexus.LlmModel);
             if (nexus.CredentialKeys.TryDecrypt(credential.Token, credential.KeyFingerprint, out var key, out _))
             {
                 var endpoint = Endpoint(provider, credential, key, model);
@@ -185,18 +185,14 @@ public sealed partial class TenantGrain(
         return gateway;
     }
 
-    private string DefaultModelFor(ProviderRow provider, ModelRow? defaultModel, IReadOnlyList<ModelRow>? models = null) =>
-        defaultModel is not null && defaultModel.ProviderId == provider.Id ? defaultModel.Model
-        : models?.FirstOrDefault(m => m.ProviderId == provider.Id)?.Model ?? nexus.LlmModel;
-
     private LlmEndpoint Endpoint(ProviderRow provider, CredentialRow credential, string key, string model) =>
         CredentialTester.Endpoint(TenantId, provider, credential, key, model, nexus);
 
     private static IReadOnlyList<ChatMessage> ToMessages(LlmRequest request) =>
         [.. request.Messages.Select(m => new ChatMessage(m.Role, m.Content))];
 
-    private static ChatOptions Options(LlmRequest request) =>
-        ChatOptions.Default with { Temperature = request.Temperature, MaxTokens = request.MaxTokens };
+    private ChatOptions Options(LlmRequest request) =>
+        ChatOptions.Default with { Temperature = request.Temperature, MaxTokens = request.MaxTokens, Timeout = nexus.LlmTimeout };
 
     /// <summary>The loaded route; the endpoint (with the key) exists only when calls can be made.</summary>
     private sealed record Gateway(LlmRoute Route, LlmEndpoint? Endpoint, LlmException? Error)

@@ -1,6 +1,10 @@
+using System.Globalization;
+using System.Reflection;
 using AuroraNexus.Grains.Llm;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Routing;
 using Npgsql;
 
 namespace AuroraNexus.WebFront.Api;
@@ -19,7 +23,15 @@ public static class Problems
     {
         app.UseExceptionHandler(handler => handler.Run(async context =>
         {
-            var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+            var feature = context.Features.Get<IExceptionHandlerFeature>();
+            var error = feature?.Error;
+            // The handler runs with the endpoint cleared; the feature keeps the one that failed.
+            if (error is BadHttpRequestException { StatusCode: 400 } && InvalidQueryParameter(context, feature?.Endpoint) is { } invalid)
+            {
+                await invalid.ExecuteAsync(context);
+                return;
+            }
+
             var (status, code, detail) = Classify(error);
             if (RetryAfterSeconds(error, status) is { } seconds)
             {
@@ -33,6 +45,13 @@ public static class Problems
             var response = ctx.HttpContext.Response;
             if (response.HasStarted || response.ContentLength > 0 || response.ContentType is not null)
             {
+                return;
+            }
+
+            // An empty 400 from a minimal API is a parameter it could not bind: say which when it is one of the query's.
+            if (response.StatusCode == 400 && InvalidQueryParameter(ctx.HttpContext) is { } invalid)
+            {
+                await invalid.ExecuteAsync(ctx.HttpContext);
                 return;
             }
 
@@ -91,6 +110,96 @@ public static class Problems
         error is LlmException { RetryAfter: { } wait } && status is 429 or 503
             ? Math.Max(0, (long)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture)
             : null;
+
+    /// <summary>
+    /// The problem for a query-string value the route's handler could not bind (<c>?offset=abc</c>): the first typed
+    /// query parameter of the handler whose value does not parse, named with the type it expects; null when none is.
+    /// </summary>
+    public static ProblemHttpResult? InvalidQueryParameter(HttpContext http, Endpoint? failed = null)
+    {
+        if ((failed ?? http.GetEndpoint()) is not { } endpoint || endpoint.Metadata.GetMetadata<MethodInfo>() is not { } handler)
+        {
+            return null;
+        }
+
+        var route = (endpoint as RouteEndpoint)?.RoutePattern;
+        foreach (var parameter in handler.GetParameters())
+        {
+            var type = Nullable.GetUnderlyingType(parameter.ParameterType) ?? parameter.ParameterType;
+            if (Expected(type) is not { } expected || parameter.Name is null)
+            {
+                continue;
+            }
+
+            var attributes = parameter.GetCustomAttributes(inherit: true);
+            if (attributes.Any(a => a is IFromRouteMetadata or IFromHeaderMetadata or IFromBodyMetadata or IFromFormMetadata or IFromServiceMetadata))
+            {
+                continue;
+            }
+
+            var name = attributes.OfType<IFromQueryMetadata>().FirstOrDefault()?.Name ?? parameter.Name;
+            if (route?.GetParameter(name) is not null || !http.Request.Query.TryGetValue(name, out var values))
+            {
+                continue;
+            }
+
+            foreach (var value in values)
+            {
+                if (!string.IsNullOrEmpty(value) && !Parses(type, value))
+                {
+                    var shown = value.Length > 40 ? value[..40] + "…" : value;
+                    return TypedResults.Problem(
+                        detail: $"The query parameter '{name}' must be {expected} (got '{shown}'). Fix the query string, or leave the parameter out to use its default.",
+                        statusCode: 400, title: TitleOf("invalid_query_parameter"), type: "https://aurora-nexus.dev/problems/invalid_query_parameter",
+                        extensions: new Dictionary<string, object?> { ["code"] = "invalid_query_parameter", ["parameter"] = name, ["expected"] = ExpectedCode(type) });
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static string? Expected(Type type) => type switch
+    {
+        _ when type == typeof(int) || type == typeof(long) || type == typeof(short) => "a whole number (e.g. 100)",
+        _ when type == typeof(double) || type == typeof(decimal) || type == typeof(float) => "a number (e.g. 0.5)",
+        _ when type == typeof(bool) => "true or false",
+        _ when type == typeof(DateTimeOffset) || type == typeof(DateTime) => "a date and time in ISO 8601 (e.g. 2025-01-31 or 2025-01-31T08:00:00Z)",
+        _ when type == typeof(Guid) => "a UUID (e.g. 3f2c9e1a-7b3d-4c6e-8f0a-1b2c3d4e5f60)",
+        _ when type.IsEnum => "one of " + string.Join(", ", Enum.GetNames(type)),
+        _ => null,
+    };
+
+    private static string ExpectedCode(Type type) => type switch
+    {
+        _ when type == typeof(int) || type == typeof(long) || type == typeof(short) => "integer",
+        _ when type == typeof(double) || type == typeof(decimal) || type == typeof(float) => "number",
+        _ when type == typeof(bool) => "boolean",
+        _ when type == typeof(DateTimeOffset) || type == typeof(DateTime) => "date-time",
+        _ when type == typeof(Guid) => "uuid",
+        _ => "enum",
+    };
+
+    private static bool Parses(Type type, string value)
+    {
+        var invariant = CultureInfo.InvariantCulture;
+        var dates = DateTimeStyles.AllowWhiteSpaces | DateTimeStyles.AssumeUniversal;
+        return type switch
+        {
+            _ when type == typeof(int) => int.TryParse(value, NumberStyles.Integer, invariant, out _),
+            _ when type == typeof(long) => long.TryParse(value, NumberStyles.Integer, invariant, out _),
+            _ when type == typeof(short) => short.TryParse(value, NumberStyles.Integer, invariant, out _),
+            _ when type == typeof(double) => double.TryParse(value, NumberStyles.Float | NumberStyles.AllowThousands, invariant, out _),
+            _ when type == typeof(float) => float.TryParse(value, NumberStyles.Float | NumberStyles.AllowThousands, invariant, out _),
+            _ when type == typeof(decimal) => decimal.TryParse(value, NumberStyles.Number, invariant, out _),
+            _ when type == typeof(bool) => bool.TryParse(value, out _),
+            _ when type == typeof(DateTimeOffset) => DateTimeOffset.TryParse(value, invariant, dates, out _),
+            _ when type == typeof(DateTime) => DateTime.TryParse(value, invariant, dates, out _),
+            _ when type == typeof(Guid) => Guid.TryParse(value, out _),
+            _ when type.IsEnum => Enum.TryParse(type, value, ignoreCase: true, out _),
+            _ => true,
+        };
+    }
 
     private static string TitleOf(string code) => code.Replace('_', ' ') switch
     {

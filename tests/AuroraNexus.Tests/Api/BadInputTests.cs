@@ -32,6 +32,34 @@ public sealed class BadInputTests(ApiFixture fx)
         Assert.Contains("JSON", problem["detail"]!.GetValue<string>());
     }
 
+    [Theory]
+    [InlineData("/api/documents?offset=abc", "offset", "integer", "a whole number")]
+    [InlineData("/api/documents?limit=x&offset=0", "limit", "integer", "a whole number")]
+    [InlineData("/api/admin/queries?from=yesterday", "from", "date-time", "ISO 8601")]
+    [InlineData("/api/admin/queries?followup_resolved=maybe", "followup_resolved", "boolean", "true or false")]
+    public async Task A_query_parameter_of_the_wrong_type_is_400_invalid_query_parameter_naming_it(
+        string url, string parameter, string expected, string wording)
+    {
+        var response = await fx.Admin.GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await AuthAndValidationTests.Problem(response);
+        Assert.Equal("invalid_query_parameter", problem["code"]!.GetValue<string>());
+        Assert.Equal(parameter, problem["parameter"]!.GetValue<string>());
+        Assert.Equal(expected, problem["expected"]!.GetValue<string>());
+        var detail = problem["detail"]!.GetValue<string>();
+        Assert.Contains($"'{parameter}'", detail);
+        Assert.Contains(wording, detail);
+        Assert.DoesNotContain("body", detail);
+    }
+
+    [Fact]
+    public async Task Well_typed_query_parameters_still_answer()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await fx.Admin.GetAsync("/api/documents?offset=0&limit=5")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await fx.Admin.GetAsync("/api/admin/queries?from=2024-01-01T00:00:00Z&followup_resolved=false")).StatusCode);
+    }
+
     [Fact]
     public async Task A_multipart_body_without_boundary_is_400_malformed_multipart()
     {

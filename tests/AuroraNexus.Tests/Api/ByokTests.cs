@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using AuroraNexus.Grains.Hosting;
+using AuroraNexus.Grains.Storage;
 using AuroraNexus.Grains.Tenancy;
 using AuroraNexus.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -134,6 +135,56 @@ public sealed class ByokTests(TenancyFixture fx)
     }
 
     [Fact]
+    public async Task Test_connection_uses_and_names_the_tenants_default_model_not_LLM_MODEL()
+    {
+        const string chosen = "mistralai/mistral-small";
+        var tenant = await fx.CreateTenantAsync("testmodel");
+        var saved = await fx.AddOpenRouterCredentialAsync(tenant.Admin, TenantKey);
+        var id = saved["credential"]!["id"]!.GetValue<string>();
+        var provider = await TenancyFixture.OpenRouterProviderAsync(tenant.Admin);
+        await PostAsync(tenant.Admin, "/api/admin/models", new { provider_id = provider, model = chosen, is_default = true });
+
+        var ok = await PostAsync(tenant.Admin, $"/api/admin/providers/credentials/{id}/test", new { });
+        Assert.Equal("ok", ok["status"]!.GetValue<string>());
+        Assert.Equal(chosen, ok["model"]!.GetValue<string>());
+        Assert.Contains($"'{chosen}'", ok["message"]!.GetValue<string>());
+        Assert.DoesNotContain(OpenRouterStub.DefaultModel, ok.ToJsonString());
+
+        // A provider that cannot serve now: the verdict names the model the tenant's queries would ask for.
+        fx.Stub.EnqueueKeyError(503, "No allowed providers are available for the selected model.");
+        fx.Stub.EnqueueKeyError(503, "No allowed providers are available for the selected model.");
+        var unavailable = await PostAsync(tenant.Admin, $"/api/admin/providers/credentials/{id}/test", new { });
+        Assert.Equal("provider_unavailable", unavailable["status"]!.GetValue<string>());
+        Assert.Contains($"'{chosen}'", unavailable["message"]!.GetValue<string>());
+        Assert.DoesNotContain(OpenRouterStub.DefaultModel, unavailable["message"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Test_connection_of_an_openai_compatible_provider_warns_when_it_does_not_list_the_tenants_model()
+    {
+        var tenant = await fx.CreateTenantAsync("testlisted");
+        var provider = (await PostAsync(tenant.Admin, "/api/admin/providers",
+            new { name = "in-house", kind = "openai_compatible", base_url = fx.Stub.BaseUrl }))["id"]!.GetValue<string>();
+        var saved = await PostAsync(tenant.Admin, "/api/admin/providers/credentials",
+            new { provider_id = provider, label = "lab", api_key = "lab-key-0123456789abcdef" });
+        var id = saved["credential"]!["id"]!.GetValue<string>();
+        var model = (await PostAsync(tenant.Admin, "/api/admin/models",
+            new { provider_id = provider, model = "mistral-small-lab", is_default = true }))["id"]!.GetValue<string>();
+
+        var unlisted = await PostAsync(tenant.Admin, $"/api/admin/providers/credentials/{id}/test", new { });
+        Assert.Equal("ok", unlisted["status"]!.GetValue<string>());
+        Assert.Equal("mistral-small-lab", unlisted["model"]!.GetValue<string>());
+        Assert.Contains(unlisted["warnings"]!.AsArray(), w => w!.GetValue<string>().StartsWith("model_not_listed", StringComparison.Ordinal) &&
+            w.GetValue<string>().Contains("'mistral-small-lab'", StringComparison.Ordinal));
+
+        Assert.True((await tenant.Admin.DeleteAsync($"/api/admin/models/{model}")).IsSuccessStatusCode);
+        await PostAsync(tenant.Admin, "/api/admin/models", new { provider_id = provider, model = "mistralai/mistral-small", is_default = true });
+        var listed = await PostAsync(tenant.Admin, $"/api/admin/providers/credentials/{id}/test", new { });
+        Assert.Equal("mistralai/mistral-small", listed["model"]!.GetValue<string>());
+        Assert.DoesNotContain(listed["warnings"]!.AsArray(), w => w!.GetValue<string>().StartsWith("model_not_listed", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_key_the_provider_rejects_is_provider_auth_failed_naming_tenant_and_credential_and_a_foreign_key_is_warned()
     {
         var tenant = await fx.CreateTenantAsync("reject", Files);
@@ -236,14 +287,22 @@ public sealed class ByokTests(TenancyFixture fx)
         var cutEvents = (await cut.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
         Assert.DoesNotContain(cutEvents, e => e.Trim() == "data: [DONE]");
         var last = JsonNode.Parse(cutEvents[^1]["data: ".Length..])!;
+        Assert.Equal("stream_incomplete", last["error"]!["code"]!.GetValue<string>());
         Assert.Equal("stream_incomplete", last["error"]!["type"]!.GetValue<string>());
         Assert.Equal("error", last["choices"]![0]!["finish_reason"]!.GetValue<string>());
     }
 
     [Fact]
-    public async Task The_seeded_admin_password_keeps_health_degraded_until_it_is_changed()
+    public async Task A_generated_or_weak_seeded_admin_password_keeps_health_degraded_until_it_is_changed()
     {
+        // ADMIN_DEFAULT_PASSWORD here is one of the operator's choosing: nothing to act on.
         var health = (await fx.PlatformAdmin.GetFromJsonAsync<JsonNode>("/api/health"))!;
+        Assert.Equal("ok", health["components"]!["admin_password"]!["status"]!.GetValue<string>());
+
+        // As the seed marks a generated or weak password (AdminSeedTests shows which).
+        await ExecuteAsync("UPDATE users SET seeded_default = true WHERE tenant_id = @t AND email = @e", UserRepository.DefaultTenant,
+            ("e", TestApp.AdminEmail));
+        health = (await fx.PlatformAdmin.GetFromJsonAsync<JsonNode>("/api/health"))!;
         Assert.Equal("degraded", health["components"]!["admin_password"]!["status"]!.GetValue<string>());
         var reason = health["components"]!["admin_password"]!["detail"]!.GetValue<string>();
         Assert.Contains("ADMIN_DEFAULT_PASSWORD", reason);
@@ -393,10 +452,15 @@ public sealed class ByokTests(TenancyFixture fx)
         return await http.SendAsync(request);
     }
 
-    private static async Task AssertGatewayErrorAsync(HttpResponseMessage response, int status, string type)
+    /// <summary>OpenAI's error object carrying the API's stable code as a string in <c>code</c> (and in <c>type</c>).</summary>
+    private static async Task AssertGatewayErrorAsync(HttpResponseMessage response, int status, string code)
     {
         var body = await response.Content.ReadAsStringAsync();
-        Assert.True((int)response.StatusCode == status, $"expected {status} {type}, got {(int)response.StatusCode}: {body}");
-        Assert.Equal(type, JsonNode.Parse(body)!["error"]!["type"]!.GetValue<string>());
+        Assert.True((int)response.StatusCode == status, $"expected {status} {code}, got {(int)response.StatusCode}: {body}");
+        var error = JsonNode.Parse(body)!["error"]!;
+        Assert.Equal(System.Text.Json.JsonValueKind.String, error["code"]!.GetValueKind());
+        Assert.Equal(code, error["code"]!.GetValue<string>());
+        Assert.Equal(code, error["type"]!.GetValue<string>());
+        Assert.False(string.IsNullOrWhiteSpace(error["message"]!.GetValue<string>()));
     }
 }

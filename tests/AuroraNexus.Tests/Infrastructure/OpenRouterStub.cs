@@ -99,6 +99,12 @@ public sealed class OpenRouterStub : IAsyncDisposable
     /// </summary>
     public bool ModelsRequireKey { get; set; }
 
+    /// <summary>
+    /// When true, every chat call is held open without a byte of answer until the client gives up, queued behaviours
+    /// included: a provider that accepts connections and never answers.
+    /// </summary>
+    public bool NeverAnswers { get; set; }
+
     /// <summary>Chat completion requests received, whatever they were answered.</summary>
     public int ChatCalls => Volatile.Read(ref _chatCalls);
 
@@ -305,6 +311,7 @@ public sealed class OpenRouterStub : IAsyncDisposable
         DefaultReply = CompliantAnswer;
         KeyEndpointAvailable = true;
         ModelsRequireKey = false;
+        NeverAnswers = false;
     }
 
     public async ValueTask DisposeAsync()
@@ -410,6 +417,19 @@ public sealed class OpenRouterStub : IAsyncDisposable
         catch (JsonException)
         {
             await WriteErrorAsync(context, 400, "Invalid JSON body", null, null);
+            return;
+        }
+
+        if (NeverAnswers)
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
             return;
         }
 

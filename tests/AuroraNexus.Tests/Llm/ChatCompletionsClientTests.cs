@@ -810,16 +810,54 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Slow_provider_is_retried_after_a_timeout()
+    public async Task Provider_that_never_answers_costs_the_timeout_once_not_once_per_retry()
     {
+        _stub.NeverAnswers = true;
+
+        var clock = Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<LlmException>(() =>
+            Client.CompleteAsync(_stub.Endpoint(), Question, Fast with { Timeout = TimeSpan.FromSeconds(1) }, CancellationToken.None));
+
+        Assert.Equal(LlmErrorCode.ProviderUnavailable, error.Code);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(2.5));
+        Assert.Equal(1, error.Attempts);
+        Assert.Equal(1, _stub.ChatCalls);
+        Assert.Contains("within 1 s (1 attempt)", error.Message);
+        Assert.Contains("raise LLM_TIMEOUT_SECONDS (now 1)", error.Message);
+    }
+
+    [Fact]
+    public async Task Retries_after_a_server_error_get_what_is_left_of_the_timeout()
+    {
+        _stub.EnqueueError(503, "No allowed providers are available for the selected model.");
         _stub.EnqueueSlow(TimeSpan.FromSeconds(10));
-        _stub.EnqueueReply("rapide");
+        _stub.EnqueueSlow(TimeSpan.FromSeconds(10));
 
-        var result = await Client.CompleteAsync(
-            _stub.Endpoint(), Question, Fast with { Timeout = TimeSpan.FromSeconds(1) }, CancellationToken.None);
+        var clock = Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<LlmException>(() =>
+            Client.CompleteAsync(_stub.Endpoint(), Question, Fast with { Timeout = TimeSpan.FromSeconds(1.5) }, CancellationToken.None));
 
-        Assert.Equal("rapide", result.Content);
-        Assert.Equal(2, result.Attempts);
+        Assert.Equal(LlmErrorCode.ProviderUnavailable, error.Code);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.4), TimeSpan.FromSeconds(3));
+        Assert.Equal(2, error.Attempts);
+        Assert.Equal(2, _stub.ChatCalls);
+        Assert.Contains("within 1.5 s (2 attempts)", error.Message);
+    }
+
+    [Fact]
+    public async Task Retry_after_longer_than_the_time_left_is_handed_to_the_caller_at_once()
+    {
+        _stub.EnqueueError(429, "Rate limit exceeded", TimeSpan.FromSeconds(3));
+        _stub.EnqueueReply("trop tard");
+
+        var clock = Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<LlmException>(() =>
+            Client.CompleteAsync(_stub.Endpoint(), Question, Fast with { Timeout = TimeSpan.FromSeconds(2) }, CancellationToken.None));
+
+        Assert.Equal(LlmErrorCode.ProviderRateLimited, error.Code);
+        Assert.Equal(TimeSpan.FromSeconds(3), error.RetryAfter);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1.5), $"took {clock.Elapsed}");
+        Assert.Equal(1, _stub.ChatCalls);
     }
 
     [Fact]

@@ -119,6 +119,39 @@ public sealed class ConfigurationRulesTests : IDisposable
     }
 
     [Fact]
+    public void Public_domain_unset_is_fine_for_a_single_node_on_loopback_and_a_warning_anywhere_else()
+    {
+        Assert.Equal(FindingLevel.Ok, PublicDomain(Config(), singleNode: true).Level);
+        Assert.Equal(FindingLevel.Ok, PublicDomain(Config(("NEXUS_BIND_ADDRESS", "::1")), singleNode: true).Level);
+        Assert.Contains("single node on loopback", PublicDomain(Config(), singleNode: true).Verdict);
+
+        Assert.Equal(FindingLevel.Warning, PublicDomain(Config(), singleNode: false).Level);
+        Assert.Equal(FindingLevel.Warning, PublicDomain(Config(("NEXUS_BIND_ADDRESS", "0.0.0.0")), singleNode: true).Level);
+        Assert.Equal(FindingLevel.Warning, PublicDomain(Config(("PUBLIC_DOMAIN", "not a domain")), singleNode: true).Level);
+        Assert.Equal(FindingLevel.Ok, PublicDomain(Config(("PUBLIC_DOMAIN", "rag.example.org")), singleNode: false).Level);
+
+        static ConfigFinding PublicDomain(IConfiguration config, bool singleNode) =>
+            Assert.Single(ConfigurationRules.Evaluate(config, singleNode), f => f.Variable == "PUBLIC_DOMAIN");
+    }
+
+    [Theory]
+    [InlineData("LLM_TIMEOUT_SECONDS", "0")]
+    [InlineData("LLM_TIMEOUT_SECONDS", "abc")]
+    [InlineData("LLM_TIMEOUT_SECONDS", "600")]
+    public void An_llm_timeout_out_of_range_stops_start_up_naming_the_variable(string variable, string value)
+    {
+        var error = Assert.Throws<NexusConfigurationException>(() => NexusSettings.Load(Config((variable, value))));
+        Assert.Equal(variable, error.Variable);
+    }
+
+    [Fact]
+    public void The_llm_timeout_defaults_to_60_seconds_and_is_read_from_LLM_TIMEOUT_SECONDS()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(60), NexusSettings.Load(Config()).LlmTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(5), NexusSettings.Load(Config(("LLM_TIMEOUT_SECONDS", "5"))).LlmTimeout);
+    }
+
+    [Fact]
     public void Membership_and_shutdown_tuning_are_read_and_validated()
     {
         var settings = NexusSettings.Load(Config(("ORLEANS_PROBE_TIMEOUT_SECONDS", "1"), ("ORLEANS_MISSED_PROBES_LIMIT", "2"), ("NEXUS_SHUTDOWN_SECONDS", "12")));

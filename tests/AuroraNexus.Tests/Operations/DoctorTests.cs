@@ -278,6 +278,47 @@ public sealed class DoctorTests(PostgresFixture postgres) : IDisposable
         Assert.Contains("stop it and run doctor again", line.Fix);
     }
 
+    [Fact]
+    public void Run_from_another_project_of_the_repository_the_doctor_reads_the_single_node_apps_data_directory()
+    {
+        var silo = Directory.CreateDirectory(Path.Combine(_dataDir, "repo", "src", "Silo")).FullName;
+        File.WriteAllText(Path.Combine(_dataDir, "repo", "AuroraNexus.sln"), "");
+        var appData = Directory.CreateDirectory(Path.Combine(_dataDir, "repo", "src", "WebFront", ".nexus")).FullName;
+        var empty = new ConfigurationBuilder().Build();
+
+        var found = SingleNodeDataDirectory.Find(empty, silo);
+        Assert.Equal(appData, found.Path);
+        Assert.True(found.Exists);
+        var line = found.Verdict();
+        Assert.Equal(FindingLevel.Ok, line.Level);
+        Assert.Contains(appData, line.Verdict);
+        Assert.Contains("src/WebFront/.nexus", line.Verdict);
+        Assert.Contains("NEXUS_DATA_DIR", line.Verdict);
+
+        // A .nexus of the working directory, and NEXUS_DATA_DIR above all, win.
+        var local = Directory.CreateDirectory(Path.Combine(silo, ".nexus")).FullName;
+        Assert.Equal(local, SingleNodeDataDirectory.Find(empty, silo).Path);
+        var chosen = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["NEXUS_DATA_DIR"] = appData }).Build();
+        Assert.Equal(appData, SingleNodeDataDirectory.Find(chosen, silo).Path);
+    }
+
+    [Fact]
+    public async Task Without_a_single_node_data_directory_the_doctor_says_where_it_looked_and_creates_nothing()
+    {
+        var nowhere = Directory.CreateDirectory(Path.Combine(_dataDir, "elsewhere")).FullName;
+
+        var report = await OpsCommands.RunDoctorAsync(new ConfigurationBuilder().Build(), Ct, workingDirectory: nowhere);
+
+        var first = report.Results[0];
+        Assert.Equal("data_dir", first.Check);
+        Assert.Equal(FindingLevel.Warning, first.Level);
+        Assert.Contains(Path.Combine(nowhere, ".nexus"), first.Verdict);
+        Assert.Contains("NEXUS_DATA_DIR", first.Fix);
+        Assert.Contains("GET /api/admin/doctor", first.Fix);
+        Assert.Contains("no single-node data directory", Line(report, "postgres").Verdict);
+        Assert.False(Directory.Exists(Path.Combine(nowhere, ".nexus")));
+    }
+
     private sealed class FixedProbe(string name, ProbeResult result) : IComponentProbe
     {
         public string Name => name;
