@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using AuroraNexus.Grains.Hosting;
 using AuroraNexus.Grains.Ingestion;
-using AuroraNexus.Grains.Retrieval;
 using AuroraNexus.Grains.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
@@ -9,7 +8,10 @@ using Microsoft.Net.Http.Headers;
 
 namespace AuroraNexus.WebFront.Api;
 
-/// <param name="Replaced">The documents this upload replaced (replace=true): removed with their chunks and vectors.</param>
+/// <param name="Replaced">
+/// The documents this upload replaces (replace=true): they stay searchable until it is indexed, then go with their
+/// chunks, vectors and files; if it fails, they stay.
+/// </param>
 public sealed record AcceptedDocument(Guid Id, string Filename, string Status, string? ErrorCode, string? Error, ImmutableArray<Guid> Replaced);
 
 public sealed record IngestAccepted(Guid BatchId, string Status, ImmutableArray<AcceptedDocument> Documents);
@@ -221,8 +223,8 @@ public static class IngestApi
             return MalformedMultipart();
         }
 
-        return await FinishAsync(caller, callerApp ?? "", received, stored, replace, repo, objects,
-            http.RequestServices.GetRequiredService<IVectorStore>(), grains, http.RequestServices.GetRequiredService<UserRepository>(), ct);
+        return await FinishAsync(caller, callerApp ?? "", received, stored, replace, repo, objects, grains,
+            http.RequestServices.GetRequiredService<UserRepository>(), ct);
     }
 
     /// <summary>
@@ -231,7 +233,7 @@ public static class IngestApi
     /// </summary>
     public static async Task<Results<Accepted<IngestAccepted>, ProblemHttpResult>> IngestFilesAsync(
         Caller caller, string callerApp, IReadOnlyList<IFormFile> files, bool replace, long maxBytes, IngestionRepository repo,
-        IObjectStore objects, IVectorStore vectors, IGrainFactory grains, UserRepository users, CancellationToken ct)
+        IObjectStore objects, IGrainFactory grains, UserRepository users, CancellationToken ct)
     {
         var received = new List<NewDocument>();
         var stored = new List<string>();
@@ -254,16 +256,16 @@ public static class IngestApi
             throw;
         }
 
-        return await FinishAsync(caller, callerApp, received, stored, replace, repo, objects, vectors, grains, users, ct);
+        return await FinishAsync(caller, callerApp, received, stored, replace, repo, objects, grains, users, ct);
     }
 
     /// <summary>
-    /// Files stored, now the batch: caller app checked and registered, duplicates found, the batch recorded, replaced
-    /// versions removed (rows, vectors, files, cached answers), the batch started. The API's and the backoffice's path.
+    /// Files stored, now the batch: caller app checked and registered, duplicates found, the batch recorded (with the
+    /// versions each new document replaces once it is indexed), the batch started. The API's and the backoffice's path.
     /// </summary>
     private static async Task<Results<Accepted<IngestAccepted>, ProblemHttpResult>> FinishAsync(
         Caller caller, string callerApp, List<NewDocument> received, List<string> stored, bool replace, IngestionRepository repo,
-        IObjectStore objects, IVectorStore vectors, IGrainFactory grains, UserRepository users, CancellationToken ct)
+        IObjectStore objects, IGrainFactory grains, UserRepository users, CancellationToken ct)
     {
         callerApp = callerApp.Trim();
         if (Caller.ValidateCallerApp(callerApp) is { } appError)
@@ -293,18 +295,6 @@ public static class IngestApi
         {
             // Stored before a concurrent upload of the same bytes won the race: the copy is not needed.
             await objects.DeleteAsync(twin.ObjectKey, ct);
-        }
-
-        if (replaced.Count > 0)
-        {
-            // The old versions are gone from the database; their vectors, files and any answer citing them follow.
-            foreach (var old in replaced)
-            {
-                await vectors.DeleteDocumentAsync(caller.TenantId, old.Id, CancellationToken.None);
-                await objects.DeleteAsync(old.ObjectKey, CancellationToken.None);
-            }
-
-            await grains.GetGrain<AuroraNexus.Grains.Conversation.IAnswerCacheGrain>(caller.TenantId).InvalidateAsync(CancellationToken.None);
         }
 
         documents = [.. recorded];
@@ -439,7 +429,7 @@ public static class IngestApi
         var duplicate = b.Documents.Count(d => d.Status == DocumentStatuses.Duplicate);
         var failed = b.Documents.Count(d => d.Status == DocumentStatuses.Failed);
         return new BatchBody(b.Id, b.CallerApp, b.Status, b.Total, indexed, duplicate, failed,
-            b.Total - indexed - duplicate - failed, b.CreatedAt, b.FinishedAt,
+            b.Documents.Count(d => !DocumentStatuses.IsTerminal(d.Status)), b.CreatedAt, b.FinishedAt,
             [.. b.Documents.OrderBy(d => d.FileName, StringComparer.Ordinal).Select(d =>
                 new BatchDocumentBody(d.Id, d.FileName, d.Status, d.ErrorCode, d.ErrorMessage, d.ChunkCount))]);
     }
