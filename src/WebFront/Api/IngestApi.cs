@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using AuroraNexus.Grains.Hosting;
 using AuroraNexus.Grains.Ingestion;
+using AuroraNexus.Grains.Operations;
 using AuroraNexus.Grains.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
@@ -151,7 +152,7 @@ public static class IngestApi
         var limit = settings.MaxUploadBytes;
         if (http.Request.ContentLength is { } announced && announced > limit)
         {
-            return TooLarge(limit, announced);
+            return TooLarge(caller.TenantId, limit, announced);
         }
 
         var boundary = MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var mediaType)
@@ -209,7 +210,7 @@ public static class IngestApi
         catch (Exception ex) when (ex is UploadTooLargeException or BadHttpRequestException { StatusCode: 413 })
         {
             await RemoveAsync(objects, stored);
-            return TooLarge(limit, null);
+            return TooLarge(caller.TenantId, limit, null);
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException or BadHttpRequestException or OperationCanceledException)
         {
@@ -248,7 +249,7 @@ public static class IngestApi
         catch (UploadTooLargeException)
         {
             await RemoveAsync(objects, stored);
-            return TooLarge(maxBytes, null);
+            return TooLarge(caller.TenantId, maxBytes, null);
         }
         catch
         {
@@ -291,6 +292,12 @@ public static class IngestApi
         var batchId = Guid.NewGuid();
         var replaced = new List<ReplacedDocument>();
         var recorded = await repo.CreateBatchAsync(caller.TenantId, callerApp, batchId, caller.UserId, documents, ct, replace, replaced);
+        foreach (var settled in recorded.Where(d => DocumentStatuses.IsTerminal(d.Status)))
+        {
+            // Refused or found a duplicate here, these never reach the batch's workers, which count the others.
+            NexusMetrics.DocumentIngested(caller.TenantId, settled.Status);
+        }
+
         foreach (var twin in recorded.Where(d => d.Status == DocumentStatuses.Duplicate && documents.Any(x => x.Id == d.Id && x.Status == DocumentStatuses.Queued)))
         {
             // Stored before a concurrent upload of the same bytes won the race: the copy is not needed.
@@ -307,9 +314,14 @@ public static class IngestApi
         return TypedResults.Accepted($"/api/ingest/batches/{batchId}", body);
     }
 
-    private static ProblemHttpResult TooLarge(long limit, long? announced) => Problems.Create(413, "too_large",
-        (announced is { } n ? $"The upload is {n} bytes" : "The upload went over the limit")
-        + $"; NEXUS_MAX_UPLOAD_BYTES allows {limit} bytes per request and nothing of it was stored. Send fewer or smaller files per request (`nexus ingest` splits a folder into requests), or ask the operator to raise NEXUS_MAX_UPLOAD_BYTES.");
+    /// <summary>The upload refused as too large, counted as one failed document (the file that went over, or the request).</summary>
+    private static ProblemHttpResult TooLarge(string tenantId, long limit, long? announced)
+    {
+        NexusMetrics.DocumentIngested(tenantId, DocumentStatuses.Failed);
+        return Problems.Create(413, "too_large",
+            (announced is { } n ? $"The upload is {n} bytes" : "The upload went over the limit")
+            + $"; NEXUS_MAX_UPLOAD_BYTES allows {limit} bytes per request and nothing of it was stored. Send fewer or smaller files per request (`nexus ingest` splits a folder into requests), or ask the operator to raise NEXUS_MAX_UPLOAD_BYTES.");
+    }
 
     private static ProblemHttpResult MalformedMultipart() => Problems.Create(400, "malformed_multipart",
         "The multipart body could not be read (missing boundary, bad part header, or a body cut off before its end); nothing of it was kept. Let your HTTP client build it (e.g. curl -F files=@doc.txt -F caller_app=intranet) and send it again.");
