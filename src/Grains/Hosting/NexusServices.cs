@@ -76,6 +76,7 @@ public static class NexusServices
         services.AddSingleton<RetrievalService>();
         services.AddSingleton<IAnswerWriter, TenantAnswerWriter>();
         services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<ReplacedVersionRemoval>();
         services.AddHostedService<IngestionSweeper>();
         return services;
     }

@@ -40,6 +40,7 @@ public sealed class BatchState
 public sealed partial class IngestionBatchGrain(
     [PersistentState("ingestBatch", "nexus")] IPersistentState<BatchState> state,
     IngestionRepository repository,
+    ReplacedVersionRemoval replacedVersions,
     IngestionOptions options,
     IHostApplicationLifetime lifetime,
     ILogger<IngestionBatchGrain> logger) : Grain, IIngestionBatchGrain, IRemindable
@@ -257,6 +258,11 @@ public sealed partial class IngestionBatchGrain(
                             AuroraNexus.Grains.Operations.NexusMetrics.DocumentIngested(s.TenantId, outcome.Status);
                         }
 
+                        if (outcome.Status == DocumentStatuses.Indexed)
+                        {
+                            await RemoveReplacedVersionsAsync(s.TenantId, batchId, ct);
+                        }
+
                         if (outcome.Retryable)
                         {
                             var row = rows.FirstOrDefault(r => r.Id == id);
@@ -288,6 +294,19 @@ public sealed partial class IngestionBatchGrain(
                 // Abandoned calls still complete; their outcome is in the checkpoint table, not here.
                 _ = call.Call.ContinueWith(static t => t.Exception, TaskScheduler.Default);
             }
+        }
+    }
+
+    /// <summary>The vectors and files of the versions an indexed document replaced; left to the sweep if that fails.</summary>
+    private async Task RemoveReplacedVersionsAsync(string tenantId, Guid batchId, CancellationToken ct)
+    {
+        try
+        {
+            await replacedVersions.RunAsync(tenantId, ct);
+        }
+        catch (Exception ex) when (!Stopping(ct))
+        {
+            LogRemovalFailed(logger, ex, tenantId, batchId);
         }
     }
 
@@ -339,6 +358,9 @@ public sealed partial class IngestionBatchGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Batch {BatchId} of tenant {TenantId} driven by silo {Silo}")]
     private static partial void LogDriving(ILogger logger, string tenantId, Guid batchId, string silo);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Batch {BatchId} of tenant {TenantId}: removing the versions its documents replaced failed; the ingestion sweep retries")]
+    private static partial void LogRemovalFailed(ILogger logger, Exception ex, string tenantId, Guid batchId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Batch {BatchId} of tenant {TenantId}: its driver stopped beating; restarted")]
     private static partial void LogRestarted(ILogger logger, string tenantId, Guid batchId);

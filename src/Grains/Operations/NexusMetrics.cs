@@ -20,7 +20,8 @@ public static class NexusMetrics
         Meter.CreateCounter<long>("nexus.queries", unit: "{query}", description: "Questions answered, by tenant and mode");
 
     private static readonly Counter<long> IngestedDocuments =
-        Meter.CreateCounter<long>("nexus.ingestion.documents", unit: "{document}", description: "Documents that reached a final state, by tenant and status");
+        Meter.CreateCounter<long>("nexus.ingestion.documents", unit: "{document}",
+            description: "Documents that reached a final state, by tenant and status; files refused at upload (unsupported, empty, too large, duplicate) included");
 
     /// <param name="mode">llm, extractive, clarification or error.</param>
     public static void QueryAnswered(string tenantId, string mode) =>

@@ -29,6 +29,17 @@ public sealed partial class IngestionRepository
         extract(epoch FROM now() - updated_at)::float8
         """;
 
+    /// <summary>
+    /// The error message of a failed document (@msg), and for a new version (upload with replace=true) that the versions
+    /// it was to replace are still there.
+    /// </summary>
+    private const string KeptNote =
+        """
+        CASE WHEN cardinality(replaces) > 0
+             THEN rtrim(@msg, '. ') || '. The earlier version stays in place and searchable until a new version is indexed.'
+             ELSE @msg END
+        """;
+
     /// <summary>The documents of a batch, with how long each has been silent.</summary>
     public async Task<IReadOnlyList<BatchDocumentRow>> ListBatchDocumentsAsync(string tenantId, Guid batchId, CancellationToken ct)
     {
@@ -121,9 +132,9 @@ public sealed partial class IngestionRepository
         string tenantId, Guid documentId, int attempt, string errorCode, string errorMessage, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand(
-            """
+            $"""
             WITH failed AS (
-                UPDATE documents SET status = 'failed', chunk_count = 0, error_code = @code, error_message = @msg, updated_at = now()
+                UPDATE documents SET status = 'failed', chunk_count = 0, error_code = @code, error_message = {KeptNote}, updated_at = now()
                 WHERE tenant_id = @t AND id = @id AND attempts = @a AND status = 'processing'
                 RETURNING id),
             dropped AS (
@@ -149,8 +160,8 @@ public sealed partial class IngestionRepository
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         await using var cmd = new NpgsqlCommand(
-            """
-            UPDATE documents SET status = 'failed', chunk_count = 0, error_code = @code, error_message = @msg, updated_at = now()
+            $"""
+            UPDATE documents SET status = 'failed', chunk_count = 0, error_code = @code, error_message = {KeptNote}, updated_at = now()
             WHERE tenant_id = @t AND id = @id AND status IN ('queued', 'processing')
             """, conn, tx);
         cmd.Parameters.AddWithValue("t", tenantId);
@@ -176,7 +187,8 @@ public sealed partial class IngestionRepository
     /// <summary>
     /// Writes the chunks of an attempt and marks the document indexed, in one transaction that holds the document's
     /// row: <paramref name="publish"/> (the vector index update) runs inside it, so a newer attempt or a deletion waits
-    /// for it and comes after it. Chunks are upserted on (document, index), so their ids stay the same across
+    /// for it and comes after it. The documents it replaces (<c>replaces</c>) are deleted in the same transaction, and
+    /// their vectors and files queued for removal. Chunks are upserted on (document, index), so their ids stay the same across
     /// attempts and a retry never leaves a second copy. False (nothing written) when the attempt no longer owns the
     /// document.
     /// </summary>
@@ -255,6 +267,30 @@ public sealed partial class IngestionRepository
         }
 
         await publish(ids, ct);
+        // The versions this one replaces go with it becoming searchable, never before: their rows and chunks now, their
+        // vectors and files after the commit (document_removals, finished by ReplacedVersionRemoval or the sweep).
+        await using (var replacedGone = new NpgsqlCommand(
+            """
+            WITH replaced AS (
+                SELECT unnest(replaces) AS id FROM documents WHERE tenant_id = @t AND id = @id),
+            gone AS (
+                DELETE FROM documents d USING replaced
+                WHERE d.tenant_id = @t AND d.id = replaced.id AND d.id <> @id
+                RETURNING d.id, d.object_key, d.batch_id),
+            counted AS (
+                UPDATE ingest_batches b SET total = b.total - g.n
+                FROM (SELECT batch_id, count(*)::int AS n FROM gone WHERE batch_id IS NOT NULL GROUP BY batch_id) g
+                WHERE b.tenant_id = @t AND b.id = g.batch_id)
+            INSERT INTO document_removals (tenant_id, document_id, object_key)
+            SELECT @t, id, object_key FROM gone
+            ON CONFLICT (tenant_id, document_id) DO NOTHING
+            """, conn, tx))
+        {
+            replacedGone.Parameters.AddWithValue("t", tenantId);
+            replacedGone.Parameters.AddWithValue("id", documentId);
+            await replacedGone.ExecuteNonQueryAsync(ct);
+        }
+
         await using (var done = new NpgsqlCommand(
             """
             UPDATE documents SET status = 'indexed', chunk_count = @c, error_code = NULL, error_message = NULL, updated_at = now()

@@ -16,7 +16,7 @@ public sealed record BatchRow(
     Guid Id, string CallerApp, string Status, int Total, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
     DateTimeOffset? FinishedAt, IReadOnlyList<DocumentRow> Documents);
 
-/// <summary>A document removed because a new version replaced it (upload with replace=true).</summary>
+/// <summary>A document a new version replaces (upload with replace=true): removed once <c>ReplacedBy</c> is indexed.</summary>
 public sealed record ReplacedDocument(Guid Id, string FileName, string ObjectKey, Guid ReplacedBy);
 
 public sealed record StoredChunk(int Index, string Text, int TokenCount, float[] Embedding);
@@ -87,8 +87,8 @@ public sealed partial class IngestionRepository(NpgsqlDataSource db)
     /// </summary>
     /// <param name="replace">
     /// The uploaded files are new versions: documents of the same caller app with the same file name, and documents with
-    /// the same content, are deleted (their chunks with them) and listed in <paramref name="replaced"/>, whose vectors,
-    /// objects and cached answers the caller removes.
+    /// the same content, are recorded on the new document and listed in <paramref name="replaced"/>. They stay as they
+    /// are until the new version is indexed, which removes them (<see cref="IndexDocumentAsync"/>); if it fails, they stay.
     /// </param>
     public async Task<IReadOnlyList<NewDocument>> CreateBatchAsync(
         string tenantId, string callerApp, Guid batchId, string createdBy, IReadOnlyList<NewDocument> documents,
@@ -103,6 +103,7 @@ public sealed partial class IngestionRepository(NpgsqlDataSource db)
         }
 
         var recorded = new List<NewDocument>(documents.Count);
+        var replaces = new Dictionary<Guid, Guid[]>();
         foreach (var d in documents)
         {
             if (d.Status != DocumentStatuses.Queued)
@@ -113,22 +114,27 @@ public sealed partial class IngestionRepository(NpgsqlDataSource db)
 
             if (replace)
             {
-                await using var drop = new NpgsqlCommand(
+                await using var older = new NpgsqlCommand(
                     """
-                    DELETE FROM documents
+                    SELECT id, filename, object_key FROM documents
                     WHERE tenant_id = @t AND ((caller_app = @app AND filename = @name) OR sha256 = @sha)
-                    RETURNING id, filename, object_key
+                    ORDER BY created_at, id
                     """, conn, tx);
-                drop.Parameters.AddWithValue("t", tenantId);
-                drop.Parameters.AddWithValue("app", callerApp);
-                drop.Parameters.AddWithValue("name", d.FileName);
-                drop.Parameters.AddWithValue("sha", d.Sha256);
-                await using var r = await drop.ExecuteReaderAsync(ct);
-                while (await r.ReadAsync(ct))
+                older.Parameters.AddWithValue("t", tenantId);
+                older.Parameters.AddWithValue("app", callerApp);
+                older.Parameters.AddWithValue("name", d.FileName);
+                older.Parameters.AddWithValue("sha", d.Sha256);
+                var ids = new List<Guid>();
+                await using (var r = await older.ExecuteReaderAsync(ct))
                 {
-                    replaced?.Add(new ReplacedDocument(r.GetGuid(0), r.GetString(1), r.GetString(2), d.Id));
+                    while (await r.ReadAsync(ct))
+                    {
+                        ids.Add(r.GetGuid(0));
+                        replaced?.Add(new ReplacedDocument(r.GetGuid(0), r.GetString(1), r.GetString(2), d.Id));
+                    }
                 }
 
+                replaces[d.Id] = [.. ids];
                 recorded.Add(d);
                 continue;
             }
@@ -167,9 +173,10 @@ public sealed partial class IngestionRepository(NpgsqlDataSource db)
             await using var cmd = new NpgsqlCommand(
                 """
                 INSERT INTO documents (id, tenant_id, caller_app, batch_id, filename, content_type, size_bytes, sha256,
-                                       object_key, status, error_code, error_message)
-                VALUES (@id, @t, @app, @batch, @name, @ctype, @size, @sha, @key, @status, @code, @msg)
+                                       object_key, status, error_code, error_message, replaces)
+                VALUES (@id, @t, @app, @batch, @name, @ctype, @size, @sha, @key, @status, @code, @msg, @replaces)
                 """, conn, tx);
+            cmd.Parameters.AddWithValue("replaces", replaces.GetValueOrDefault(d.Id) ?? []);
             cmd.Parameters.AddWithValue("id", d.Id);
             cmd.Parameters.AddWithValue("t", tenantId);
             cmd.Parameters.AddWithValue("app", callerApp);
@@ -567,5 +574,53 @@ public sealed partial class IngestionRepository(NpgsqlDataSource db)
         cmd.Parameters.AddWithValue("t", tenantId);
         cmd.Parameters.AddWithValue("id", documentId);
         return await cmd.ExecuteScalarAsync(ct) as string;
+    }
+
+    /// <summary>Documents of the tenant removed as replaced versions whose vectors and stored file are still to be removed.</summary>
+    public async Task<IReadOnlyList<(Guid DocumentId, string ObjectKey)>> ListRemovalsAsync(string tenantId, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(
+            "SELECT document_id, object_key FROM document_removals WHERE tenant_id = @t ORDER BY created_at, document_id");
+        cmd.Parameters.AddWithValue("t", tenantId);
+        var list = new List<(Guid, string)>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+        {
+            list.Add((r.GetGuid(0), r.GetString(1)));
+        }
+
+        return list;
+    }
+
+    /// <summary>The vectors and file of a replaced version are gone: nothing of it is left to remove.</summary>
+    public async Task CompleteRemovalAsync(string tenantId, Guid documentId, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("DELETE FROM document_removals WHERE tenant_id = @t AND document_id = @d");
+        cmd.Parameters.AddWithValue("t", tenantId);
+        cmd.Parameters.AddWithValue("d", documentId);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Tenants with removals left for longer than <paramref name="age"/> (the silo that indexed the new version died
+    /// before finishing them), across tenants: the sweep's, which only learns whose removals to finish.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ListTenantsWithStaleRemovalsAsync(TimeSpan age, int limit, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(
+            """
+            SELECT tenant_id FROM document_removals WHERE created_at < now() - make_interval(secs => @age)
+            GROUP BY tenant_id ORDER BY min(created_at) LIMIT @limit
+            """);
+        cmd.Parameters.AddWithValue("age", age.TotalSeconds);
+        cmd.Parameters.AddWithValue("limit", limit);
+        var list = new List<string>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+        {
+            list.Add(r.GetString(0));
+        }
+
+        return list;
     }
 }

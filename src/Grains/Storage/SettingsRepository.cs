@@ -47,17 +47,32 @@ public sealed class SettingsRepository(NpgsqlDataSource db)
             Real(values, Bm25B, d.Bm25B, 0, 1));
     }
 
-    public async Task SetAsync(string tenantId, string key, object value, CancellationToken ct)
+    /// <summary>Stores the given values in one transaction: all of them or, if any is refused, none.</summary>
+    public async Task SetAllAsync(string tenantId, IReadOnlyList<(string Key, object Value)> values, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand(
-            """
-            INSERT INTO settings (tenant_id, key, value) VALUES (@t, @k, @v::jsonb)
-            ON CONFLICT (tenant_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
-            """);
-        cmd.Parameters.AddWithValue("t", tenantId);
-        cmd.Parameters.AddWithValue("k", key);
-        cmd.Parameters.AddWithValue("v", JsonSerializer.Serialize(value));
-        await cmd.ExecuteNonQueryAsync(ct);
+        if (values.Count == 0)
+        {
+            return;
+        }
+
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using var batch = new NpgsqlBatch(conn, tx);
+        foreach (var (key, value) in values)
+        {
+            var cmd = new NpgsqlBatchCommand(
+                """
+                INSERT INTO settings (tenant_id, key, value) VALUES (@t, @k, @v::jsonb)
+                ON CONFLICT (tenant_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+                """);
+            cmd.Parameters.AddWithValue("t", tenantId);
+            cmd.Parameters.AddWithValue("k", key);
+            cmd.Parameters.AddWithValue("v", JsonSerializer.Serialize(value));
+            batch.BatchCommands.Add(cmd);
+        }
+
+        await batch.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
     }
 
     private static int Int(Dictionary<string, JsonElement> v, string key, int fallback, int min, int max) =>

@@ -1,3 +1,7 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using AuroraNexus.Grains.Storage;
 using AuroraNexus.Grains.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -8,21 +12,82 @@ namespace AuroraNexus.WebFront.Api;
 public sealed record SettingsPreviewBody(string? Question, SettingsBody? Settings);
 
 public sealed record SettingsBody(
-    int? RetrieveK,
-    double? MmrLambda,
-    double? FusionDenseWeight,
+    [property: JsonConverter(typeof(SettingInt))] int? RetrieveK,
+    [property: JsonConverter(typeof(SettingReal))] double? MmrLambda,
+    [property: JsonConverter(typeof(SettingReal))] double? FusionDenseWeight,
     string? SystemPrompt,
-    int? LexicalCandidates = null,
-    int? DenseCandidates = null,
-    double? LexicalAccentStemWeight = null,
-    double? FusionDocumentWeight = null,
-    double? FusionLeadWeight = null,
-    double? Bm25K1 = null,
-    double? Bm25B = null)
+    [property: JsonConverter(typeof(SettingInt))] int? LexicalCandidates = null,
+    [property: JsonConverter(typeof(SettingInt))] int? DenseCandidates = null,
+    [property: JsonConverter(typeof(SettingReal))] double? LexicalAccentStemWeight = null,
+    [property: JsonConverter(typeof(SettingReal))] double? FusionDocumentWeight = null,
+    [property: JsonConverter(typeof(SettingReal))] double? FusionLeadWeight = null,
+    [property: JsonConverter(typeof(SettingReal))] double? Bm25K1 = null,
+    [property: JsonConverter(typeof(SettingReal))] double? Bm25B = null)
 {
     public static SettingsBody From(TenantSettings s) => new(
         s.RetrieveK, s.MmrLambda, s.DenseWeight, s.SystemPrompt, s.LexicalCandidates, s.DenseCandidates, s.AccentStemWeight,
         s.DocumentWeight, s.LeadWeight, s.Bm25K1, s.Bm25B);
+}
+
+/// <summary>
+/// A number setting as sent, even one the JSON reader would refuse (1e400 overflows to infinity; "NaN" and "Infinity"
+/// are read from strings): the settings validation then names the setting instead of the body being unreadable.
+/// </summary>
+internal sealed class SettingReal : JsonConverter<double?>
+{
+    public override double? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => ReadNumber(ref reader);
+
+    public static double ReadNumber(ref Utf8JsonReader reader)
+    {
+        var text = reader.TokenType switch
+        {
+            JsonTokenType.String => reader.GetString(),
+            JsonTokenType.Number => System.Text.Encoding.UTF8.GetString(reader.HasValueSequence ? reader.ValueSequence.ToArray() : reader.ValueSpan),
+            _ => null,
+        };
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new JsonException("not a number");
+    }
+
+    public override void Write(Utf8JsonWriter writer, double? value, JsonSerializerOptions options)
+    {
+        if (value is { } v)
+        {
+            writer.WriteNumberValue(v);
+        }
+        else
+        {
+            writer.WriteNullValue();
+        }
+    }
+}
+
+/// <summary>A whole-number setting as sent; NaN or one beyond the range of an int reads as a bound, which validation refuses by name.</summary>
+internal sealed class SettingInt : JsonConverter<int?>
+{
+    public override int? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        var real = SettingReal.ReadNumber(ref reader);
+        if (double.IsFinite(real) && Math.Floor(real) != real)
+        {
+            throw new JsonException("not a whole number");
+        }
+
+        return double.IsNaN(real) ? int.MinValue : (int)Math.Clamp(real, int.MinValue, int.MaxValue);
+    }
+
+    public override void Write(Utf8JsonWriter writer, int? value, JsonSerializerOptions options)
+    {
+        if (value is { } v)
+        {
+            writer.WriteNumberValue(v);
+        }
+        else
+        {
+            writer.WriteNullValue();
+        }
+    }
 }
 
 /// <summary>The tenant's retrieval settings (admin only). A change takes effect on the next query of any silo.</summary>
@@ -105,42 +170,21 @@ public static class AdminSettingsApi
             return invalid;
         }
 
-        if (body.RetrieveK is { } k)
+        var values = new (string Key, object? Value)[]
         {
-            await settings.SetAsync(tenant, SettingsRepository.RetrieveK, k, ct);
-        }
-
-        if (body.MmrLambda is { } lambda)
-        {
-            await settings.SetAsync(tenant, SettingsRepository.MmrLambda, lambda, ct);
-        }
-
-        if (body.FusionDenseWeight is { } w)
-        {
-            await settings.SetAsync(tenant, SettingsRepository.DenseWeight, w, ct);
-        }
-
-        if (body.SystemPrompt is { } prompt)
-        {
-            await settings.SetAsync(tenant, SettingsRepository.SystemPrompt, prompt, ct);
-        }
-
-        foreach (var (key, value) in new (string, object?)[]
-                 {
-                     (SettingsRepository.LexicalCandidates, body.LexicalCandidates),
-                     (SettingsRepository.DenseCandidates, body.DenseCandidates),
-                     (SettingsRepository.AccentStemWeight, body.LexicalAccentStemWeight),
-                     (SettingsRepository.DocumentWeight, body.FusionDocumentWeight),
-                     (SettingsRepository.LeadWeight, body.FusionLeadWeight),
-                     (SettingsRepository.Bm25K1, body.Bm25K1),
-                     (SettingsRepository.Bm25B, body.Bm25B),
-                 })
-        {
-            if (value is not null)
-            {
-                await settings.SetAsync(tenant, key, value, ct);
-            }
-        }
+            (SettingsRepository.RetrieveK, body.RetrieveK),
+            (SettingsRepository.MmrLambda, body.MmrLambda),
+            (SettingsRepository.DenseWeight, body.FusionDenseWeight),
+            (SettingsRepository.SystemPrompt, body.SystemPrompt),
+            (SettingsRepository.LexicalCandidates, body.LexicalCandidates),
+            (SettingsRepository.DenseCandidates, body.DenseCandidates),
+            (SettingsRepository.AccentStemWeight, body.LexicalAccentStemWeight),
+            (SettingsRepository.DocumentWeight, body.FusionDocumentWeight),
+            (SettingsRepository.LeadWeight, body.FusionLeadWeight),
+            (SettingsRepository.Bm25K1, body.Bm25K1),
+            (SettingsRepository.Bm25B, body.Bm25B),
+        };
+        await settings.SetAllAsync(tenant, [.. values.Where(v => v.Value is not null).Select(v => (v.Key, v.Value!))], ct);
 
         var grain = grains.GetGrain<ITenantGrain>(tenant);
         await grain.InvalidateAsync(ct);
@@ -163,36 +207,64 @@ public static class AdminSettingsApi
 
         if (body.RetrieveK is < 4 or > 50)
         {
-            return Problems.Create(400, "invalid_setting",
+            return Invalid("retrieve_k",
                 "retrieve_k must be between 4 and 50 (an answer's outline has 4 to 8 sections, each grounded in a passage).");
         }
 
-        if (body.MmrLambda is < 0 or > 1)
+        if (Outside(body.MmrLambda, 0, 1))
         {
-            return Problems.Create(400, "invalid_setting", "mmr_lambda must be between 0 (diversity only) and 1 (relevance only).");
+            return Invalid("mmr_lambda", "mmr_lambda must be a number between 0 (diversity only) and 1 (relevance only).");
         }
 
-        if (body.FusionDenseWeight is < 0 or > 10)
+        if (Outside(body.FusionDenseWeight, 0, 10))
         {
-            return Problems.Create(400, "invalid_setting", "fusion_dense_weight must be between 0 and 10.");
+            return Invalid("fusion_dense_weight", "fusion_dense_weight must be a number between 0 and 10.");
         }
 
-        if (body.LexicalCandidates is < 1 or > 1000 || body.DenseCandidates is < 1 or > 1000)
+        if (body.LexicalCandidates is < 1 or > 1000)
         {
-            return Problems.Create(400, "invalid_setting", "lexical_candidates and dense_candidates must be between 1 and 1000.");
+            return Invalid("lexical_candidates", "lexical_candidates must be between 1 and 1000.");
         }
 
-        if (body.LexicalAccentStemWeight is < 0 or > 10 || body.FusionDocumentWeight is < 0 or > 10 || body.FusionLeadWeight is < 0 or > 10)
+        if (body.DenseCandidates is < 1 or > 1000)
         {
-            return Problems.Create(400, "invalid_setting",
-                "lexical_accent_stem_weight, fusion_document_weight and fusion_lead_weight must be between 0 (off) and 10.");
+            return Invalid("dense_candidates", "dense_candidates must be between 1 and 1000.");
         }
 
-        if (body.Bm25K1 is < 0 or > 10 || body.Bm25B is < 0 or > 1)
+        foreach (var (name, value) in new[]
+                 {
+                     ("lexical_accent_stem_weight", body.LexicalAccentStemWeight), ("fusion_document_weight", body.FusionDocumentWeight),
+                     ("fusion_lead_weight", body.FusionLeadWeight),
+                 })
         {
-            return Problems.Create(400, "invalid_setting", "bm25_k1 must be between 0 and 10, bm25_b between 0 and 1.");
+            if (Outside(value, 0, 10))
+            {
+                return Invalid(name, $"{name} must be a number between 0 (off) and 10.");
+            }
+        }
+
+        if (Outside(body.Bm25K1, 0, 10))
+        {
+            return Invalid("bm25_k1", "bm25_k1 must be a number between 0 and 10.");
+        }
+
+        if (Outside(body.Bm25B, 0, 1))
+        {
+            return Invalid("bm25_b", "bm25_b must be a number between 0 and 1.");
         }
 
         return null;
+    }
+
+    /// <summary>Set and not a finite number within [min, max] (NaN and infinities included).</summary>
+    private static bool Outside(double? value, double min, double max) =>
+        value is { } v && !(double.IsFinite(v) && v >= min && v <= max);
+
+    /// <summary>invalid_setting, with the setting's API name in <c>setting</c>.</summary>
+    private static ProblemHttpResult Invalid(string setting, string detail)
+    {
+        var problem = Problems.Create(400, "invalid_setting", detail);
+        problem.ProblemDetails.Extensions["setting"] = setting;
+        return problem;
     }
 }

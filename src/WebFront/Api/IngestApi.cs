@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using AuroraNexus.Grains.Hosting;
 using AuroraNexus.Grains.Ingestion;
-using AuroraNexus.Grains.Retrieval;
+using AuroraNexus.Grains.Operations;
 using AuroraNexus.Grains.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
@@ -9,7 +9,10 @@ using Microsoft.Net.Http.Headers;
 
 namespace AuroraNexus.WebFront.Api;
 
-/// <param name="Replaced">The documents this upload replaced (replace=true): removed with their chunks and vectors.</param>
+/// <param name="Replaced">
+/// The documents this upload replaces (replace=true): they stay searchable until it is indexed, then go with their
+/// chunks, vectors and files; if it fails, they stay.
+/// </param>
 public sealed record AcceptedDocument(Guid Id, string Filename, string Status, string? ErrorCode, string? Error, ImmutableArray<Guid> Replaced);
 
 public sealed record IngestAccepted(Guid BatchId, string Status, ImmutableArray<AcceptedDocument> Documents);
@@ -149,7 +152,7 @@ public static class IngestApi
         var limit = settings.MaxUploadBytes;
         if (http.Request.ContentLength is { } announced && announced > limit)
         {
-            return TooLarge(limit, announced);
+            return TooLarge(caller.TenantId, limit, announced);
         }
 
         var boundary = MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var mediaType)
@@ -207,7 +210,7 @@ public static class IngestApi
         catch (Exception ex) when (ex is UploadTooLargeException or BadHttpRequestException { StatusCode: 413 })
         {
             await RemoveAsync(objects, stored);
-            return TooLarge(limit, null);
+            return TooLarge(caller.TenantId, limit, null);
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException or BadHttpRequestException or OperationCanceledException)
         {
@@ -221,8 +224,8 @@ public static class IngestApi
             return MalformedMultipart();
         }
 
-        return await FinishAsync(caller, callerApp ?? "", received, stored, replace, repo, objects,
-            http.RequestServices.GetRequiredService<IVectorStore>(), grains, http.RequestServices.GetRequiredService<UserRepository>(), ct);
+        return await FinishAsync(caller, callerApp ?? "", received, stored, replace, repo, objects, grains,
+            http.RequestServices.GetRequiredService<UserRepository>(), ct);
     }
 
     /// <summary>
@@ -231,7 +234,7 @@ public static class IngestApi
     /// </summary>
     public static async Task<Results<Accepted<IngestAccepted>, ProblemHttpResult>> IngestFilesAsync(
         Caller caller, string callerApp, IReadOnlyList<IFormFile> files, bool replace, long maxBytes, IngestionRepository repo,
-        IObjectStore objects, IVectorStore vectors, IGrainFactory grains, UserRepository users, CancellationToken ct)
+        IObjectStore objects, IGrainFactory grains, UserRepository users, CancellationToken ct)
     {
         var received = new List<NewDocument>();
         var stored = new List<string>();
@@ -246,7 +249,7 @@ public static class IngestApi
         catch (UploadTooLargeException)
         {
             await RemoveAsync(objects, stored);
-            return TooLarge(maxBytes, null);
+            return TooLarge(caller.TenantId, maxBytes, null);
         }
         catch
         {
@@ -254,16 +257,16 @@ public static class IngestApi
             throw;
         }
 
-        return await FinishAsync(caller, callerApp, received, stored, replace, repo, objects, vectors, grains, users, ct);
+        return await FinishAsync(caller, callerApp, received, stored, replace, repo, objects, grains, users, ct);
     }
 
     /// <summary>
-    /// Files stored, now the batch: caller app checked and registered, duplicates found, the batch recorded, replaced
-    /// versions removed (rows, vectors, files, cached answers), the batch started. The API's and the backoffice's path.
+    /// Files stored, now the batch: caller app checked and registered, duplicates found, the batch recorded (with the
+    /// versions each new document replaces once it is indexed), the batch started. The API's and the backoffice's path.
     /// </summary>
     private static async Task<Results<Accepted<IngestAccepted>, ProblemHttpResult>> FinishAsync(
         Caller caller, string callerApp, List<NewDocument> received, List<string> stored, bool replace, IngestionRepository repo,
-        IObjectStore objects, IVectorStore vectors, IGrainFactory grains, UserRepository users, CancellationToken ct)
+        IObjectStore objects, IGrainFactory grains, UserRepository users, CancellationToken ct)
     {
         callerApp = callerApp.Trim();
         if (Caller.ValidateCallerApp(callerApp) is { } appError)
@@ -289,22 +292,16 @@ public static class IngestApi
         var batchId = Guid.NewGuid();
         var replaced = new List<ReplacedDocument>();
         var recorded = await repo.CreateBatchAsync(caller.TenantId, callerApp, batchId, caller.UserId, documents, ct, replace, replaced);
+        foreach (var settled in recorded.Where(d => DocumentStatuses.IsTerminal(d.Status)))
+        {
+            // Refused or found a duplicate here, these never reach the batch's workers, which count the others.
+            NexusMetrics.DocumentIngested(caller.TenantId, settled.Status);
+        }
+
         foreach (var twin in recorded.Where(d => d.Status == DocumentStatuses.Duplicate && documents.Any(x => x.Id == d.Id && x.Status == DocumentStatuses.Queued)))
         {
             // Stored before a concurrent upload of the same bytes won the race: the copy is not needed.
             await objects.DeleteAsync(twin.ObjectKey, ct);
-        }
-
-        if (replaced.Count > 0)
-        {
-            // The old versions are gone from the database; their vectors, files and any answer citing them follow.
-            foreach (var old in replaced)
-            {
-                await vectors.DeleteDocumentAsync(caller.TenantId, old.Id, CancellationToken.None);
-                await objects.DeleteAsync(old.ObjectKey, CancellationToken.None);
-            }
-
-            await grains.GetGrain<AuroraNexus.Grains.Conversation.IAnswerCacheGrain>(caller.TenantId).InvalidateAsync(CancellationToken.None);
         }
 
         documents = [.. recorded];
@@ -317,9 +314,14 @@ public static class IngestApi
         return TypedResults.Accepted($"/api/ingest/batches/{batchId}", body);
     }
 
-    private static ProblemHttpResult TooLarge(long limit, long? announced) => Problems.Create(413, "too_large",
-        (announced is { } n ? $"The upload is {n} bytes" : "The upload went over the limit")
-        + $"; NEXUS_MAX_UPLOAD_BYTES allows {limit} bytes per request and nothing of it was stored. Send fewer or smaller files per request (`nexus ingest` splits a folder into requests), or ask the operator to raise NEXUS_MAX_UPLOAD_BYTES.");
+    /// <summary>The upload refused as too large, counted as one failed document (the file that went over, or the request).</summary>
+    private static ProblemHttpResult TooLarge(string tenantId, long limit, long? announced)
+    {
+        NexusMetrics.DocumentIngested(tenantId, DocumentStatuses.Failed);
+        return Problems.Create(413, "too_large",
+            (announced is { } n ? $"The upload is {n} bytes" : "The upload went over the limit")
+            + $"; NEXUS_MAX_UPLOAD_BYTES allows {limit} bytes per request and nothing of it was stored. Send fewer or smaller files per request (`nexus ingest` splits a folder into requests), or ask the operator to raise NEXUS_MAX_UPLOAD_BYTES.");
+    }
 
     private static ProblemHttpResult MalformedMultipart() => Problems.Create(400, "malformed_multipart",
         "The multipart body could not be read (missing boundary, bad part header, or a body cut off before its end); nothing of it was kept. Let your HTTP client build it (e.g. curl -F files=@doc.txt -F caller_app=intranet) and send it again.");
@@ -439,7 +441,7 @@ public static class IngestApi
         var duplicate = b.Documents.Count(d => d.Status == DocumentStatuses.Duplicate);
         var failed = b.Documents.Count(d => d.Status == DocumentStatuses.Failed);
         return new BatchBody(b.Id, b.CallerApp, b.Status, b.Total, indexed, duplicate, failed,
-            b.Total - indexed - duplicate - failed, b.CreatedAt, b.FinishedAt,
+            b.Documents.Count(d => !DocumentStatuses.IsTerminal(d.Status)), b.CreatedAt, b.FinishedAt,
             [.. b.Documents.OrderBy(d => d.FileName, StringComparer.Ordinal).Select(d =>
                 new BatchDocumentBody(d.Id, d.FileName, d.Status, d.ErrorCode, d.ErrorMessage, d.ChunkCount))]);
     }

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using AuroraNexus.Tests.Infrastructure;
 using AuroraNexus.Tests.Ingestion;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace AuroraNexus.Tests.Api;
@@ -110,16 +111,84 @@ public sealed class DocumentIngestionTests(ApiFixture fx)
         Assert.Contains(again["documents"]![0]!["id"]!.GetValue<string>(), replaced);
         var v2 = await WaitForBatchAsync(accepted["batch_id"]!.GetValue<string>());
         Assert.Equal("indexed", v2["documents"]![0]!["status"]!.GetValue<string>());
+        AssertCounts(v2, "completed", total: 1, indexed: 1, duplicate: 0, failed: 0);
 
         Assert.Equal(HttpStatusCode.NotFound, (await fx.Admin.GetAsync($"/api/documents/{oldId}")).StatusCode);
         Assert.Equal(0, await ChunkCountAsync(oldId));
         Assert.True(await ChunkCountAsync(newId) > 0);
         Assert.False(File.Exists(ObjectPath(oldId)));
+        Assert.DoesNotContain(await VectorsAsync(), v => v.DocumentId == Guid.Parse(oldId));
+        Assert.Contains(await VectorsAsync(), v => v.DocumentId == Guid.Parse(newId));
+        var listed = (await fx.Admin.GetFromJsonAsync<JsonArray>($"/api/documents?caller_app={app}"))!;
+        Assert.Equal([newId], listed.Select(d => d!["id"]!.GetValue<string>()));
         var answer = await IngestionApiTests.Ask(fx.Admin, "Quel est le tarif de la cantine scolaire par repas ?", app);
         var cited = answer["citations"]!.AsArray().Select(c => c!["document_id"]!.GetValue<string>()).ToList();
         Assert.Contains(newId, cited);
         Assert.DoesNotContain(oldId, cited);
+
+        // The batches that held the replaced documents count them no more: nothing shows as pending.
+        foreach (var earlier in new[] { v1, again })
+        {
+            var batch = (await fx.Admin.GetFromJsonAsync<JsonNode>($"/api/ingest/batches/{earlier["batch_id"]}"))!;
+            AssertCounts(batch, "completed", total: 0, indexed: 0, duplicate: 0, failed: 0);
+            Assert.Empty(batch["documents"]!.AsArray());
+        }
     }
+
+    [Fact]
+    public async Task Replace_true_with_a_new_version_that_fails_keeps_the_old_one_listed_and_cited_and_the_new_one_says_why()
+    {
+        const string app = "tests-replace-failed";
+        const string question = "Quels documents faut-il pour l'inscription à la cantine du collège Jean Moulin ?";
+        var v1 = await TestApp.IngestAsync(fx.Admin, app, ("inscription-cantine.pdf", TestDocuments.Pdf("Inscription à la cantine",
+            "L'inscription à la cantine du collège Jean Moulin demande un justificatif de domicile et l'attestation de quotient familial.")));
+        var oldId = v1["documents"]![0]!["id"]!.GetValue<string>();
+        Assert.Equal("indexed", v1["documents"]![0]!["status"]!.GetValue<string>());
+
+        // A damaged file (a ZIP named .pdf) as the new version.
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent(app), "caller_app" },
+            { new StringContent("true"), "replace" },
+            { new ByteArrayContent(TestDocuments.Zip()), "files", "inscription-cantine.pdf" },
+        };
+        var response = await fx.Admin.PostAsync("/api/ingest", form);
+        var accepted = (await response.Content.ReadFromJsonAsync<JsonNode>())!;
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var newId = accepted["documents"]![0]!["id"]!.GetValue<string>();
+        Assert.Equal([oldId], accepted["documents"]![0]!["replaced"]!.AsArray().Select(r => r!.GetValue<string>()));
+        var v2 = await WaitForBatchAsync(accepted["batch_id"]!.GetValue<string>());
+
+        var failed = v2["documents"]![0]!;
+        Assert.Equal("failed", failed["status"]!.GetValue<string>());
+        Assert.Equal("corrupt_document", failed["error_code"]!.GetValue<string>());
+        Assert.Contains("earlier version stays", failed["error"]!.GetValue<string>());
+        AssertCounts(v2, "failed", total: 1, indexed: 0, duplicate: 0, failed: 1);
+        var v1Now = (await fx.Admin.GetFromJsonAsync<JsonNode>($"/api/ingest/batches/{v1["batch_id"]}"))!;
+        AssertCounts(v1Now, "completed", total: 1, indexed: 1, duplicate: 0, failed: 0);
+
+        var old = (await fx.Admin.GetFromJsonAsync<JsonNode>($"/api/documents/{oldId}"))!;
+        Assert.Equal("indexed", old["status"]!.GetValue<string>());
+        var listed = (await fx.Admin.GetFromJsonAsync<JsonArray>($"/api/documents?caller_app={app}"))!
+            .ToDictionary(d => d!["id"]!.GetValue<string>(), d => d!["status"]!.GetValue<string>());
+        Assert.Equal(new Dictionary<string, string> { [oldId] = "indexed", [newId] = "failed" }, listed);
+        Assert.True(await ChunkCountAsync(oldId) > 0);
+        Assert.True(File.Exists(ObjectPath(oldId)));
+        Assert.Contains(await VectorsAsync(), v => v.DocumentId == Guid.Parse(oldId));
+        var answer = await IngestionApiTests.Ask(fx.Admin, question, app);
+        Assert.Contains(answer["citations"]!.AsArray(), c => c!["document_id"]!.GetValue<string>() == oldId);
+    }
+
+    private static void AssertCounts(JsonNode batch, string status, int total, int indexed, int duplicate, int failed)
+    {
+        Assert.Equal(
+            (status, total, indexed, duplicate, failed, 0),
+            (batch["status"]!.GetValue<string>(), batch["total"]!.GetValue<int>(), batch["indexed"]!.GetValue<int>(),
+                batch["duplicate"]!.GetValue<int>(), batch["failed"]!.GetValue<int>(), batch["pending"]!.GetValue<int>()));
+    }
+
+    private Task<IReadOnlyList<AuroraNexus.Grains.Retrieval.RankedChunk>> VectorsAsync() =>
+        BatchRecoveryTests.VectorsAsync(fx.App.Services.GetRequiredService<IGrainFactory>(), AuroraNexus.Grains.Storage.UserRepository.DefaultTenant);
 
     [Fact]
     public async Task Deleting_a_document_removes_its_file_and_chunks_and_it_is_never_cited_again()

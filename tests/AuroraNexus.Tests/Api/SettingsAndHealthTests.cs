@@ -105,6 +105,72 @@ public sealed class SettingsAndHealthTests(ApiFixture fx)
         }
     }
 
+    [Theory]
+    [InlineData("\"NaN\"")]
+    [InlineData("\"Infinity\"")]
+    [InlineData("\"-Infinity\"")]
+    [InlineData("\"1e400\"")]
+    [InlineData("1e400")]
+    public async Task A_number_that_is_not_finite_is_refused_naming_the_setting_and_nothing_of_the_save_is_written(string value)
+    {
+        var d = AuroraNexus.Grains.Tenancy.TenantSettings.Defaults;
+        try
+        {
+            var save = await SendJsonAsync(HttpMethod.Put, "/api/admin/settings", $$"""{"retrieve_k": 7, "mmr_lambda": {{value}}}""");
+            Assert.Equal(HttpStatusCode.BadRequest, save.StatusCode);
+            var problem = await AuthAndValidationTests.Problem(save);
+            Assert.Equal("invalid_setting", problem["code"]!.GetValue<string>());
+            Assert.Equal("mmr_lambda", problem["setting"]!.GetValue<string>());
+            Assert.Contains("mmr_lambda", problem["detail"]!.GetValue<string>());
+            var stored = await StoredSettingsAsync();
+            Assert.Equal(d.RetrieveK, stored.RetrieveK);
+            Assert.Equal(d.MmrLambda, stored.MmrLambda);
+
+            var whole = await SendJsonAsync(HttpMethod.Put, "/api/admin/settings", $$"""{"retrieve_k": {{value}}}""");
+            Assert.Equal(HttpStatusCode.BadRequest, whole.StatusCode);
+            Assert.Equal("retrieve_k", (await AuthAndValidationTests.Problem(whole))["setting"]!.GetValue<string>());
+
+            var preview = await SendJsonAsync(HttpMethod.Post, "/api/admin/settings/preview",
+                $$$"""{"question": "Qu'est-ce que l'aide médicale de l'État ?", "settings": {"retrieve_k": 7, "bm25_k1": {{{value}}}}}""");
+            Assert.Equal(HttpStatusCode.BadRequest, preview.StatusCode);
+            problem = await AuthAndValidationTests.Problem(preview);
+            Assert.Equal("invalid_setting", problem["code"]!.GetValue<string>());
+            Assert.Equal("bm25_k1", problem["setting"]!.GetValue<string>());
+        }
+        finally
+        {
+            await fx.Admin.PutAsJsonAsync("/api/admin/settings", new { retrieve_k = d.RetrieveK, mmr_lambda = d.MmrLambda });
+        }
+    }
+
+    [Fact]
+    public async Task A_save_the_database_refuses_half_way_writes_none_of_its_values()
+    {
+        var d = AuroraNexus.Grains.Tenancy.TenantSettings.Defaults;
+        try
+        {
+            // Valid for the API, refused by PostgreSQL (jsonb holds no NUL): written after retrieve_k, it must take it back.
+            var save = await SendJsonAsync(HttpMethod.Put, "/api/admin/settings",
+                """{"retrieve_k": 7, "mmr_lambda": 0.3, "system_prompt": "Réponds en français.\u0000", "bm25_b": 0.4}""");
+            Assert.Equal(HttpStatusCode.BadRequest, save.StatusCode);
+            var stored = await StoredSettingsAsync();
+            Assert.Equal(d.RetrieveK, stored.RetrieveK);
+            Assert.Equal(d.MmrLambda, stored.MmrLambda);
+            Assert.Equal(d.Bm25B, stored.Bm25B);
+        }
+        finally
+        {
+            await fx.Admin.PutAsJsonAsync("/api/admin/settings", new { retrieve_k = d.RetrieveK, mmr_lambda = d.MmrLambda, bm25_b = d.Bm25B });
+        }
+    }
+
+    /// <summary>The settings as the database holds them (the tenant grain may still hold the ones it read before).</summary>
+    private Task<AuroraNexus.Grains.Tenancy.TenantSettings> StoredSettingsAsync() =>
+        fx.App.Services.GetRequiredService<SettingsRepository>().LoadAsync(UserRepository.DefaultTenant, CancellationToken.None);
+
+    private Task<HttpResponseMessage> SendJsonAsync(HttpMethod method, string path, string json) =>
+        fx.Admin.SendAsync(new HttpRequestMessage(method, path) { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") });
+
     [Fact]
     public async Task Fusion_and_bm25_settings_default_to_the_measured_values_and_can_be_changed()
     {

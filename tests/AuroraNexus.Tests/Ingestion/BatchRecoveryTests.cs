@@ -123,6 +123,40 @@ public sealed class BatchRecoveryTests(BatchRecoveryFixture fx) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_replaced_version_whose_removal_a_dead_silo_left_unfinished_is_removed_by_the_sweep()
+    {
+        var v1 = await TestApp.IngestAsync(fx.Admin, "tests-recovery", ("horaires.txt", "La piscine municipale ouvre à 9 h le dimanche."u8.ToArray()));
+        var oldId = Guid.Parse(v1["documents"]![0]!["id"]!.GetValue<string>());
+        var oldKey = $"{Tenant}/{oldId:N}";
+        Assert.True(File.Exists(ObjectPath(oldKey)));
+        Assert.Contains(await VectorsAsync(Grains, Tenant), v => v.DocumentId == oldId);
+
+        // The new version recorded with replace=true, then indexed by a worker whose silo dies right after the commit:
+        // the old rows went with that transaction, nobody is left to remove the old vectors and file.
+        var repo = fx.App.Services.GetRequiredService<IngestionRepository>();
+        var newId = Guid.NewGuid();
+        var replaced = new List<ReplacedDocument>();
+        await repo.CreateBatchAsync(Tenant, "tests-recovery", Guid.NewGuid(), "tests",
+            [new NewDocument(newId, "horaires.txt", "text/plain", 60, Convert.ToHexStringLower(newId.ToByteArray()), $"{Tenant}/{newId:N}", DocumentStatuses.Queued, null, null)],
+            CancellationToken.None, replace: true, replaced);
+        Assert.Equal(oldId, Assert.Single(replaced).Id);
+        Assert.Equal(1, await ScalarAsync($"SELECT count(*) FROM documents WHERE id = '{oldId}'"));
+        var claim = await repo.ClaimDocumentAsync(Tenant, newId, 3, CancellationToken.None);
+        var vector = new float[384];
+        vector[1] = 1;
+        Assert.True(await repo.IndexDocumentAsync(Tenant, newId, claim.Attempt, "test-model",
+            [new StoredChunk(0, "La piscine municipale ouvre à 10 h le dimanche.", 12, vector)], static (_, _) => Task.CompletedTask, CancellationToken.None));
+        Assert.Equal(0, await ScalarAsync($"SELECT count(*) FROM documents WHERE id = '{oldId}'"));
+        Assert.Equal(0, await ScalarAsync($"SELECT count(*) FROM chunks WHERE document_id = '{oldId}'"));
+        Assert.Equal(0, await ScalarAsync($"SELECT total FROM ingest_batches WHERE id = '{v1["batch_id"]}'"));
+
+        await WaitUntilAsync(async () => !File.Exists(ObjectPath(oldKey)) && (await VectorsAsync(Grains, Tenant)).All(v => v.DocumentId != oldId)
+            && await ScalarAsync($"SELECT count(*) FROM document_removals WHERE document_id = '{oldId}'") == 0,
+            "the sweep removes the old version's vectors and file");
+        Assert.Contains(fx.Logs.Lines, l => l.Contains(oldId.ToString()) && l.Contains("replaced by a new version"));
+    }
+
+    [Fact]
     public async Task A_batch_of_1000_small_files_indexes_each_once()
     {
         var files = Enumerable.Range(1, 1000)
