@@ -201,7 +201,7 @@ public static class AdminSettingsApi
     {
         if (body.SystemPrompt is { Length: > MaxSystemPromptLength } prompt)
         {
-            return Problems.Create(400, "invalid_setting",
+            return Invalid("system_prompt",
                 $"system_prompt must be at most {MaxSystemPromptLength} characters (it has {prompt.Length}): it goes with every question, before the passages.");
         }
 

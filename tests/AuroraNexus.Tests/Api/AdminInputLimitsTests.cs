@@ -75,6 +75,7 @@ public sealed class AdminInputLimitsTests(TenancyFixture fx)
         var refused = await ByokTests.AssertProblemAsync(await tenant.Admin.PutAsJsonAsync("/api/admin/settings",
             new { system_prompt = tooLong }), HttpStatusCode.BadRequest, "invalid_setting");
         Assert.Contains("system_prompt", refused["detail"]!.GetValue<string>());
+        Assert.Equal("system_prompt", refused["setting"]!.GetValue<string>());
         Assert.Contains("8000", refused["detail"]!.GetValue<string>());
         await ByokTests.AssertProblemAsync(await tenant.Admin.PostAsJsonAsync("/api/admin/settings/preview",
             new { question = "Qui peut demander l'AME ?", settings = new { system_prompt = tooLong } }), HttpStatusCode.BadRequest, "invalid_setting");
