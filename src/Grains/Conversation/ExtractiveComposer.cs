@@ -51,7 +51,7 @@ public static class ExtractiveComposer
             return NothingFound(language);
         }
 
-        var ordered = DistinctDocumentsFirst(analysed);
+        var ordered = DistinctDocumentsFirst(OnTopic(analysed));
         var target = Math.Min(maxSections, Math.Max(SuiviBlock.MinSections, ordered.Count));
         var groups = Plan(ordered, target, perSection);
         return Write(language.Intro, groups, ordered, settings.MaxTitleLength, language);
@@ -209,6 +209,20 @@ public static class ExtractiveComposer
 
         return (double)shared / queryStems.Count;
     }
+
+    /// <summary>
+    /// The passages at least half as relevant as the best one, when they hold enough sentences for an outline: a
+    /// question only one document answers is answered from that document, instead of one section per retrieved document
+    /// with the weakest quoting what merely shares a word with the question.
+    /// </summary>
+    private static List<Analysed> OnTopic(List<Analysed> analysed)
+    {
+        var best = analysed.Max(a => a.Relevance);
+        var strong = analysed.Where(a => a.Relevance >= OnTopicShare * best).ToList();
+        return strong.Sum(a => a.Sentences.Count) >= SuiviBlock.MinSections ? strong : analysed;
+    }
+
+    private const double OnTopicShare = 0.5;
 
     /// <summary>The best passage of each document first, then the remaining passages, each by relevance.</summary>
     private static List<Analysed> DistinctDocumentsFirst(List<Analysed> analysed)

@@ -277,16 +277,36 @@ public sealed partial class ExtractiveComposerTests
     }
 
     [Fact]
+    public void A_question_one_document_answers_is_answered_from_it_not_from_passages_that_merely_share_a_word()
+    {
+        var answering = Guid.NewGuid();
+        var passages = new List<Passage>
+        {
+            new(1, answering, "donation.txt", 0, 2.5, "La donation au dernier vivant se fait devant un notaire. Le notaire rédige l'acte de donation entre époux. La donation au dernier vivant prend effet au décès du donateur."),
+            new(2, answering, "donation.txt", 1, 2.3, "Le coût de la donation au dernier vivant comprend les honoraires du notaire. La donation au dernier vivant peut être annulée par le donateur."),
+        };
+        passages.AddRange(Enumerable.Range(3, 6).Select(i => new Passage(i, Guid.NewGuid(), $"autre{i}.txt", 0, 0.5,
+            $"Les aides au logement numéro {i} sont versées chaque mois par la caisse. Il faut faire une demande en ligne auprès de la caisse.")));
+
+        var answer = ExtractiveComposer.Compose("Comment faire une donation au dernier vivant ?", passages);
+
+        Assert.True(answer.Sections.Count >= SuiviBlock.MinSections);
+        Assert.All(answer.Sections, s => Assert.All(s.ChunkIds, id => Assert.True(id is 1 or 2, $"section {s.Id} quotes chunk {id}")));
+        Assert.DoesNotContain("logement", answer.Text);
+        Assert.Equal(SuiviCompliance.Compliant, SuiviBlock.Parse(answer.Text).Status);
+    }
+
+    [Fact]
     public void Distinct_documents_are_preferred_over_a_second_passage_of_the_same_document()
     {
         var sameDoc = Guid.NewGuid();
         var passages = new List<Passage>
         {
-            new(1, sameDoc, "a.txt", 0, 0.95, "La conservation des images de vidéosurveillance est limitée à un mois. Ce délai peut être prolongé en cas de procédure."),
+            new(1, sameDoc, "a.txt", 0, 0.95, "Le temps de conservation des images de vidéosurveillance est limité à un mois. Ce délai peut être prolongé en cas de procédure."),
             new(2, sameDoc, "a.txt", 1, 0.94, "La conservation au-delà d'un mois doit être justifiée par l'employeur. Une durée excessive est sanctionnée par la CNIL."),
         };
         passages.AddRange(Enumerable.Range(3, 4).Select(i =>
-            new Passage(i, Guid.NewGuid(), $"d{i}.txt", 0, 0.5, $"Le document {i} rappelle que la vidéosurveillance doit être signalée. Un panneau doit informer les personnes filmées.")));
+            new Passage(i, Guid.NewGuid(), $"d{i}.txt", 0, 0.5, $"Le document {i} rappelle que le temps de conservation des images dépend de leur finalité. Un panneau doit informer les personnes filmées.")));
 
         var answer = ExtractiveComposer.Compose("Combien de temps conserver les images ?", passages, new ExtractiveOptions { MaxSections = 4 });
 
