@@ -16,7 +16,8 @@ namespace AuroraNexus.Grains.Ingestion;
 /// minutes to parse. The stack here holds at most <see cref="MaxDepth"/> elements; deeper tags are flattened (their
 /// text is kept, their nesting only counted by name), so that every token costs a bounded amount of work. The rules of
 /// the algorithm kept are those that decide what is visible and where lines break: the implied ends of p, li, dd/dt,
-/// headings and table parts, the end of head, raw text elements, foreign (SVG/MathML) content.
+/// headings, links, buttons, selects and table parts, the end of head, raw text elements, foreign (SVG/MathML) content.
+/// Text a browser would move out of a table (foster parenting) stays where it is written.
 /// </remarks>
 internal static class HtmlText
 {
@@ -29,7 +30,7 @@ internal static class HtmlText
     private static readonly HashSet<string> Invisible =
     [
         "head", "script", "style", "noscript", "template", "nav", "svg", "math", "iframe", "object", "embed", "canvas",
-        "button", "select", "input", "textarea", "title", "noembed", "noframes",
+        "button", "select", "input", "textarea", "noembed", "noframes",
     ];
 
     private static readonly HashSet<string> ParagraphElements =
@@ -150,6 +151,7 @@ internal static class HtmlText
         private int _hidden;
         private int _preformatted;
         private int _foreign;
+        private int _selects;
         private string? _rawText;
         private bool _rawTextVisible;
         private bool _headDone;
@@ -160,6 +162,8 @@ internal static class HtmlText
         private bool InForeign => _foreign > 0 || _flattenedHidden?.Name is "svg" or "math";
 
         private OpenElement Current => _open[^1];
+
+        private bool InSelect => _selects > 0 && Current.Name is "select" or "option" or "optgroup";
 
         public string Read()
         {
@@ -268,6 +272,18 @@ internal static class HtmlText
             {
                 CloseHead();
             }
+            else if (!_headDone && _open.Count == 1)
+            {
+                // Before the body, what belongs in head opens it (and text after it closes it).
+                _headDone = true;
+                Push("head", 0, hides: true, visible: false, foreign: false);
+            }
+
+            if (InSelect && name is not ("option" or "optgroup" or "select" or "input" or "keygen" or "textarea" or "script" or "template"))
+            {
+                // Inside a select only options count; other tags are dropped, their text stays in the select.
+                return;
+            }
 
             if (!CloseImplied(name))
             {
@@ -336,6 +352,16 @@ internal static class HtmlText
                 }
 
                 return;
+            }
+
+            if (InSelect && name is not ("option" or "optgroup" or "select" or "template"))
+            {
+                return;
+            }
+
+            if (InForeign && name is "br" or "p")
+            {
+                LeaveForeign();
             }
 
             switch (name)
@@ -425,10 +451,20 @@ internal static class HtmlText
                     PopIfCurrent("option");
                     PopIfCurrent("optgroup");
                     break;
-                case "button":
-                    if (FindInScope("button", DefaultScope) is var button and > 0)
+                case "button" or "a":
+                    // Neither nests: a new one ends the open one.
+                    if (FindInScope(name, DefaultScope) is var open and > 0)
                     {
-                        PopTo(button);
+                        PopTo(open);
+                    }
+
+                    break;
+                case "select" or "input" or "textarea" or "keygen":
+                    // Inside a select these end it, and a select opens nothing more.
+                    if (FindInScope("select", DefaultScope) is var select and > 0)
+                    {
+                        PopTo(select);
+                        return name != "select";
                     }
 
                     break;
@@ -601,6 +637,7 @@ internal static class HtmlText
             _hidden += hides ? 1 : 0;
             _preformatted += name is "pre" or "listing" ? 1 : 0;
             _foreign += foreign ? 1 : 0;
+            _selects += name == "select" && !foreign ? 1 : 0;
         }
 
         /// <summary>Pops the element at <paramref name="index"/> and all those open inside it.</summary>
@@ -619,6 +656,7 @@ internal static class HtmlText
             _hidden -= element.Hides ? 1 : 0;
             _preformatted -= element.Name is "pre" or "listing" ? 1 : 0;
             _foreign -= element.Foreign ? 1 : 0;
+            _selects -= element.Name == "select" && !element.Foreign ? 1 : 0;
 
             // The flattened elements were inside it: they end with it.
             if (_flattened.Count > 0)

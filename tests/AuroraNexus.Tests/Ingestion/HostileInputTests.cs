@@ -76,6 +76,18 @@ public sealed class HostileInputTests
         Assert.Equal("Un\n\nDeux\n\nTrois\nQuatre\n\nA | B\nC\n\nD | E\n\nF\n\nSortie du SVG\n\nFin", text);
     }
 
+    [Fact]
+    public async Task Html_shows_the_text_a_browser_shows_after_an_unclosed_select_link_or_formula()
+    {
+        // A body hidden until a script shows it is still the page's content.
+        const string html = "<body style=\"display:none\"><p>Révélé par un script</p><select><option>Choix<select>Après le select</select> "
+            + "<a hidden>Lien caché<a>Lien visible</a><math><mi>x</mi></br>Après la formule";
+
+        var text = await ExtractWithinDeadlineAsync("page.html", html);
+
+        Assert.Equal("Révélé par un script\n\nAprès le select Lien visible\nAprès la formule", text);
+    }
+
     [Theory]
     [InlineData("nested-quotes")]
     [InlineData("nested-lists")]
