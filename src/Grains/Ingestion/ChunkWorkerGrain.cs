@@ -99,7 +99,7 @@ public sealed partial class ChunkWorkerGrain(
         }
 
         // Extraction and chunking take up to seconds of CPU on a large file: off the activation's turn.
-        var extracted = await Task.Run(() => TextExtractor.Extract(doc.FileName, bytes), ct);
+        var extracted = await Task.Run(() => TextExtractor.Extract(doc.FileName, bytes, ct), ct);
         if (!extracted.Ok)
         {
             return await FailAsync(work, attempt, extracted.ErrorCode ?? "extraction_failed", extracted.ErrorMessage ?? "extraction failed", ct);

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.IO.Compression;
 using System.IO.Packaging;
 using System.Text;
 using DocumentFormat.OpenXml;
@@ -10,9 +12,25 @@ namespace AuroraNexus.Grains.Ingestion;
 /// The text of a Word document (.docx): headings as paragraphs of their own, list items one per line, table rows as
 /// "cell | cell" lines, in document order; headers, footers and comments left out.
 /// </summary>
+/// <remarks>
+/// A .docx is a ZIP archive: a few kilobytes can inflate to gigabytes of XML. The size each XML part declares is checked
+/// before anything is read (the ZIP reader never inflates an entry past its declared size), and the body is read one
+/// block at a time rather than loaded whole, so memory follows the largest paragraph or table, not the document.
+/// </remarks>
 internal static class DocxText
 {
-    public static ExtractionResult Extract(byte[] content)
+    /// <summary>The most XML one part may inflate to: the body of a document of several thousand pages.</summary>
+    internal const long MaxPartBytes = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Parts larger than this must not inflate more than <see cref="MaxExpansion"/> times: Word's XML compresses about
+    /// ten times, a part built to inflate (repeated markup) hundreds of times.
+    /// </summary>
+    private const long ExpansionFloor = 1024 * 1024;
+
+    private const int MaxExpansion = 200;
+
+    public static ExtractionResult Extract(byte[] content, CancellationToken cancellationToken = default)
     {
         var head = content.AsSpan(0, Math.Min(8, content.Length));
         if (!head.StartsWith("PK\u0003\u0004"u8))
@@ -34,18 +52,32 @@ internal static class DocxText
 
         try
         {
-            using var stream = new MemoryStream(content, writable: false);
-            using var document = WordprocessingDocument.Open(stream, false);
-            var body = document.MainDocumentPart?.Document?.Body;
-            if (body is null)
+            using var archive = new ZipArchive(new MemoryStream(content, writable: false), ZipArchiveMode.Read);
+            if (archive.Entries.FirstOrDefault(e => IsXml(e.FullName) && Inflates(e)) is { } bomb)
             {
-                return ExtractionResult.Failure(ExtractionErrors.CorruptDocument,
-                    "the file is a ZIP archive without a Word document body (word/document.xml); save it again from Word as .docx and upload it");
+                return TooLarge(bomb);
+            }
+
+            using var stream = new MemoryStream(content, writable: false);
+            using var document = WordprocessingDocument.Open(stream, false, new OpenSettings { MaxCharactersInPart = MaxPartBytes });
+            if (document.MainDocumentPart is not { } main)
+            {
+                return NoBody();
+            }
+
+            // The main part may be stored under any name: it is read, so it is held to the same limits.
+            if (archive.GetEntry(main.Uri.OriginalString.TrimStart('/')) is { } entry && Inflates(entry))
+            {
+                return TooLarge(entry);
             }
 
             var output = new StringBuilder();
-            AppendBlocks(body.ChildElements, output);
-            var text = TextExtractor.Normalize(output.ToString());
+            if (!AppendBody(main, output, cancellationToken))
+            {
+                return NoBody();
+            }
+
+            var text = TextExtractor.Normalize(output.ToString(), cancellationToken);
             return text.Length > 0
                 ? ExtractionResult.Success(text)
                 : ExtractionResult.Failure(ExtractionErrors.NoExtractableText,
@@ -57,6 +89,53 @@ internal static class DocxText
             return ExtractionResult.Failure(ExtractionErrors.CorruptDocument,
                 $"the Word document could not be read ({ex.GetType().Name}): it is damaged or truncated; open it in Word or LibreOffice, save it again as .docx and upload the new file");
         }
+    }
+
+    private static bool IsXml(string name) =>
+        name.EndsWith(".xml", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".rels", StringComparison.OrdinalIgnoreCase);
+
+    private static bool Inflates(ZipArchiveEntry entry) =>
+        entry.Length > MaxPartBytes || (entry.Length > ExpansionFloor && entry.Length > entry.CompressedLength * MaxExpansion);
+
+    private static ExtractionResult TooLarge(ZipArchiveEntry entry)
+    {
+        var megabytes = (entry.Length / (1024.0 * 1024)).ToString("0.#", CultureInfo.InvariantCulture);
+        return entry.Length > MaxPartBytes
+            ? ExtractionResult.Failure(ExtractionErrors.ContentTooLarge,
+                $"the Word document's {entry.FullName} inflates to {megabytes} MB of XML, more than the {MaxPartBytes / (1024 * 1024)} MB read from one part; split the document into smaller files and upload them")
+            : ExtractionResult.Failure(ExtractionErrors.ContentTooLarge,
+                $"the Word document's {entry.FullName} inflates to {megabytes} MB of XML, {entry.Length / Math.Max(1, entry.CompressedLength)} times its compressed size, where documents saved by Word inflate about ten times: it is an archive built to inflate. Open it in Word or LibreOffice, save it again as .docx and upload the new file");
+    }
+
+    private static ExtractionResult NoBody() => ExtractionResult.Failure(ExtractionErrors.CorruptDocument,
+        "the file is a ZIP archive without a Word document body (word/document.xml); save it again from Word as .docx and upload it");
+
+    /// <summary>Appends the blocks of the body one at a time, as they are read; false when the part has no body.</summary>
+    private static bool AppendBody(MainDocumentPart main, StringBuilder output, CancellationToken cancellationToken)
+    {
+        using var reader = OpenXmlReader.Create(main);
+        var body = false;
+        while (reader.Read())
+        {
+            if (!reader.IsStartElement)
+            {
+                continue;
+            }
+
+            if (reader.Depth == 1 && reader.ElementType == typeof(Body))
+            {
+                body = true;
+            }
+            else if (body && reader.Depth == 2
+                     && (reader.ElementType == typeof(Paragraph) || reader.ElementType == typeof(Table)
+                         || reader.ElementType == typeof(SdtBlock) || reader.ElementType == typeof(CustomXmlBlock)))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                AppendBlocks([reader.LoadCurrentElement()!], output);
+            }
+        }
+
+        return body;
     }
 
     private static void AppendBlocks(IEnumerable<OpenXmlElement> elements, StringBuilder output)

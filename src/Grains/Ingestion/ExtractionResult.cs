@@ -9,6 +9,9 @@ public static class ExtractionErrors
     public const string NoExtractableText = "no_extractable_text";
     public const string EncryptedDocument = "encrypted_document";
     public const string CorruptDocument = "corrupt_document";
+
+    /// <summary>The file inflates to more content than is read from one document (a compressed part built to expand).</summary>
+    public const string ContentTooLarge = "content_too_large";
 }
 
 /// <summary>Either the normalised text of a document or a stable error code with a message naming the cause and the fix.</summary>

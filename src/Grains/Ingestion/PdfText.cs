@@ -21,7 +21,13 @@ internal static class PdfText
     /// <summary>Where the header must be: the PDF specification lets a file start with up to 1 KB of junk before it.</summary>
     private const int HeaderWindow = 1024;
 
-    public static ExtractionResult Extract(ReadOnlyMemory<byte> content)
+    /// <summary>
+    /// The most text read from one PDF: streams are compressed, so a small file can hold far more text than an upload
+    /// of plain text may.
+    /// </summary>
+    internal const int MaxTextCharacters = 64 * 1024 * 1024;
+
+    public static ExtractionResult Extract(ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
     {
         if (FormatProbe.Describe(content.Span) is { } other && content.Span[..Math.Min(HeaderWindow, content.Length)].IndexOf("%PDF-"u8) < 0)
         {
@@ -42,14 +48,21 @@ internal static class PdfText
             var images = 0;
             foreach (var page in document.GetPages())
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 AppendPage(page, output);
+                if (output.Length > MaxTextCharacters)
+                {
+                    return ExtractionResult.Failure(ExtractionErrors.ContentTooLarge,
+                        $"the PDF holds more than {MaxTextCharacters / (1024 * 1024)} million characters of text by page {page.Number} of {document.NumberOfPages}; split it into smaller PDFs and upload them");
+                }
+
                 if (output.Length == 0)
                 {
                     images += page.GetImages().Count();
                 }
             }
 
-            var text = TextExtractor.Normalize(output.ToString());
+            var text = TextExtractor.Normalize(output.ToString(), cancellationToken);
             if (text.Length > 0)
             {
                 return ExtractionResult.Success(text);
@@ -64,7 +77,7 @@ internal static class PdfText
             return ExtractionResult.Failure(ExtractionErrors.EncryptedDocument,
                 "the PDF is password-protected; open it with its password, save or print it to a PDF without protection, and upload that file");
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
+        catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
         {
             // PdfPig reports damage through many exception types (format, tokenization, index, null reference on a
             // broken object graph); all of them mean the same thing to the uploader.

@@ -36,13 +36,18 @@ public static class TextExtractor
     /// <summary>Whether files with this extension (".pdf", ".MD"...) can be extracted.</summary>
     public static bool IsSupported(string extension) => Kinds.ContainsKey(extension);
 
-    public static ExtractionResult Extract(string fileName, byte[] content) => Extract(fileName, content, content);
+    /// <exception cref="OperationCanceledException">The token was cancelled (the document was deleted, the silo is stopping).</exception>
+    public static ExtractionResult Extract(string fileName, byte[] content, CancellationToken cancellationToken = default) =>
+        Extract(fileName, content, content, cancellationToken);
 
-    public static ExtractionResult Extract(string fileName, ReadOnlySpan<byte> content) => Extract(fileName, content, null);
+    /// <inheritdoc cref="Extract(string, byte[], CancellationToken)"/>
+    public static ExtractionResult Extract(string fileName, ReadOnlySpan<byte> content, CancellationToken cancellationToken = default) =>
+        Extract(fileName, content, null, cancellationToken);
 
     /// <param name="array">The same bytes as an array when the caller has one: the PDF and Word readers need it.</param>
-    private static ExtractionResult Extract(string fileName, ReadOnlySpan<byte> content, byte[]? array)
+    private static ExtractionResult Extract(string fileName, ReadOnlySpan<byte> content, byte[]? array, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var extension = Path.GetExtension(fileName ?? "");
         if (!Kinds.TryGetValue(extension, out var kind))
         {
@@ -59,9 +64,9 @@ public static class TextExtractor
         switch (kind)
         {
             case DocumentKind.Pdf:
-                return PdfText.Extract(array ?? content.ToArray());
+                return PdfText.Extract(array ?? content.ToArray(), cancellationToken);
             case DocumentKind.Docx:
-                return DocxText.Extract(array ?? content.ToArray());
+                return DocxText.Extract(array ?? content.ToArray(), cancellationToken);
         }
 
         if (!TryDecode(content, out var raw, out var decodingError))
@@ -77,10 +82,10 @@ public static class TextExtractor
         raw = raw.ReplaceLineEndings("\n");
         var text = Normalize(kind switch
         {
-            DocumentKind.Markdown => MarkdownText.ToPlainText(raw),
-            DocumentKind.Html => HtmlText.ToPlainText(raw),
+            DocumentKind.Markdown => MarkdownText.ToPlainText(raw, cancellationToken),
+            DocumentKind.Html => HtmlText.ToPlainText(raw, cancellationToken),
             _ => raw,
-        });
+        }, cancellationToken);
 
         return text.Length > 0
             ? ExtractionResult.Success(text)
@@ -93,12 +98,18 @@ public static class TextExtractor
     /// NFC, '\n' line endings, spaces of every kind as ' ', control and invisible format characters removed, each line
     /// trimmed with inner runs of spaces collapsed, at most one blank line in a row, no blank line at either end.
     /// </summary>
-    public static string Normalize(string text)
+    public static string Normalize(string text, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(text);
         var cleaned = new StringBuilder(text.Length);
+        var count = 0;
         foreach (var rune in text.ReplaceLineEndings("\n").EnumerateRunes())
         {
+            if ((++count & 0xFFFF) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
             if (rune.Value is '\n' or ' ')
             {
                 cleaned.Append((char)rune.Value);
@@ -126,6 +137,7 @@ public static class TextExtractor
             }
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
         var composed = cleaned.ToString().Normalize(NormalizationForm.FormC);
         var output = new StringBuilder(composed.Length);
         var blankLines = 0;

@@ -26,12 +26,16 @@ public sealed class DocumentIngestionTests(ApiFixture fx)
             ("protege.docx", TestDocuments.EncryptedDocxLookalike()),
             ("tableur.xlsx", [1, 2, 3]),
             ("vide.pdf", []),
+            ("bombe.docx", TestDocuments.DocxBomb(32 * 1024 * 1024)),
+            ("imbrique.html", Encoding.UTF8.GetBytes(new StringBuilder().Insert(0, "<div><b><i>", 60_000) + "La carte grise se demande en ligne. " + Guid.NewGuid())),
+            ("citations.md", Encoding.UTF8.GetBytes(new string('>', 10_000) + " Le livret de famille se demande en mairie. " + Guid.NewGuid()
+                + $"\n\n# Livret{new string(' ', 300_000)}#{new string(' ', 300_000)}de famille\n\n{new string(' ', 300_000)}fin")),
             ("..\\..\\etc/mot\tde passe.txt", Encoding.UTF8.GetBytes("Le mot de passe se change dans l'espace personnel. " + Guid.NewGuid())));
 
         Assert.Equal("completed_with_errors", batch["status"]!.GetValue<string>());
         var byName = batch["documents"]!.AsArray().ToDictionary(d => d!["filename"]!.GetValue<string>(), d => d!);
-        Assert.Equal(9, byName.Count);
-        foreach (var name in new[] { "passeport.pdf", "permis.docx", "motde passe.txt" })
+        Assert.Equal(12, byName.Count);
+        foreach (var name in new[] { "passeport.pdf", "permis.docx", "imbrique.html", "citations.md", "motde passe.txt" })
         {
             Assert.Equal("indexed", byName[name]["status"]!.GetValue<string>());
             Assert.True(byName[name]["chunks"]!.GetValue<int>() > 0, name);
@@ -45,6 +49,7 @@ public sealed class DocumentIngestionTests(ApiFixture fx)
             ["protege.docx"] = "encrypted_document",
             ["tableur.xlsx"] = "unsupported_type",
             ["vide.pdf"] = "empty_file",
+            ["bombe.docx"] = "content_too_large",
         };
         foreach (var (name, code) in expected)
         {
@@ -55,8 +60,8 @@ public sealed class DocumentIngestionTests(ApiFixture fx)
         }
 
         Assert.Contains("OCR", byName["scan.pdf"]["error"]!.GetValue<string>());
-        Assert.Equal(3, batch["indexed"]!.GetValue<int>());
-        Assert.Equal(6, batch["failed"]!.GetValue<int>());
+        Assert.Equal(5, batch["indexed"]!.GetValue<int>());
+        Assert.Equal(7, batch["failed"]!.GetValue<int>());
 
         var answer = await IngestionApiTests.Ask(fx.Admin, "Combien de temps le passeport biométrique est-il valable ?", "tests-formats");
         Assert.Contains(answer["citations"]!.AsArray(), c => c!["filename"]!.GetValue<string>() == "passeport.pdf");

@@ -154,6 +154,39 @@ public static class TestDocuments
         return bytes;
     }
 
+    /// <summary>
+    /// A valid .docx whose word/document.xml is at least <paramref name="inflatedBytes"/> of the same paragraph over and
+    /// over: a few tens of kilobytes on disk, that a reader loading the document whole turns into gigabytes of memory.
+    /// </summary>
+    public static byte[] DocxBomb(int inflatedBytes)
+    {
+        using var stream = new MemoryStream();
+        using (var zip = new System.IO.Compression.ZipArchive(stream, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+        {
+            Write(zip, "[Content_Types].xml",
+                """<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>""");
+            Write(zip, "_rels/.rels",
+                """<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>""");
+            using var document = zip.CreateEntry("word/document.xml", System.IO.Compression.CompressionLevel.SmallestSize).Open();
+            document.Write("""<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>"""u8);
+            var paragraph = "<w:p><w:r><w:t>La bombe se déplie.</w:t></w:r></w:p>"u8.ToArray();
+            for (var written = 0; written < inflatedBytes; written += paragraph.Length)
+            {
+                document.Write(paragraph);
+            }
+
+            document.Write("</w:body></w:document>"u8);
+        }
+
+        return stream.ToArray();
+    }
+
+    private static void Write(System.IO.Compression.ZipArchive zip, string name, string content)
+    {
+        using var writer = new StreamWriter(zip.CreateEntry(name).Open());
+        writer.Write(content);
+    }
+
     /// <summary>A ZIP archive (one stored text file) under any name.</summary>
     public static byte[] Zip()
     {
