@@ -49,6 +49,11 @@ public static class EndpointGuard
         {
             address = address.MapToIPv4();
         }
+        else if (EmbeddedIPv4(address) is { } embedded)
+        {
+            // IPv4-compatible, SIIT, NAT64 and 6to4 forms route to the IPv4 address they carry where a gateway translates them.
+            return IsPublic(embedded);
+        }
 
         if (address.AddressFamily == AddressFamily.InterNetwork)
         {
@@ -58,6 +63,8 @@ public static class EndpointGuard
                      (b[0] == 169 && b[1] == 254) ||
                      (b[0] == 172 && b[1] is >= 16 and < 32) ||
                      (b[0] == 192 && b[1] == 168) ||
+                     (b[0] == 198 && b[1] == 51 && b[2] == 100) ||
+                     (b[0] == 203 && b[1] == 0 && b[2] == 113) ||
                      (b[0] == 192 && b[1] == 0 && b[2] is 0 or 2) ||
                      (b[0] == 198 && b[1] is 18 or 19));
         }
@@ -71,5 +78,33 @@ public static class EndpointGuard
         }
 
         return false;
+    }
+
+    /// <summary>The IPv4 address an IPv6 address carries (::a.b.c.d, ::ffff:0:a.b.c.d, 64:ff9b::/96, 64:ff9b:1::/48, 2002::/16), or null.</summary>
+    private static IPAddress? EmbeddedIPv4(IPAddress address)
+    {
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return null;
+        }
+
+        var b = address.GetAddressBytes();
+        var zeros = (int from, int to) => b[from..to].All(x => x == 0);
+        if (zeros(0, 12) && !zeros(12, 16) && !(zeros(12, 15) && b[15] == 1))
+        {
+            return new IPAddress(b[12..16]);
+        }
+
+        if (zeros(0, 8) && b[8] == 0xff && b[9] == 0xff && b[10] == 0 && b[11] == 0)
+        {
+            return new IPAddress(b[12..16]);
+        }
+
+        if (b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && (zeros(4, 12) || (b[4] == 0 && b[5] == 1)))
+        {
+            return new IPAddress(b[12..16]);
+        }
+
+        return b[0] == 0x20 && b[1] == 0x02 ? new IPAddress(b[2..6]) : null;
     }
 }

@@ -81,6 +81,11 @@ public static class DocumentsApi
             return Problems.Create(400, "invalid_paging", "offset must be 0 or more.");
         }
 
+        if (request.Limit is < 1 or > 10_000)
+        {
+            return Problems.Create(400, "invalid_paging", $"limit must be from 1 to 10000 (got {request.Limit}); leave it out for 1000.");
+        }
+
         if (request.Search is { Length: > 200 })
         {
             return Problems.Create(400, "invalid_search", "q must be at most 200 characters.");
@@ -88,7 +93,7 @@ public static class DocumentsApi
 
         var page = await repo.ListDocumentPageAsync(tenantId,
             new DocumentPageQuery(string.IsNullOrWhiteSpace(request.CallerApp) ? null : request.CallerApp, request.Search, sort,
-                order == "desc", request.Offset ?? 0, Math.Clamp(request.Limit ?? 1000, 1, 10_000)), ct);
+                order == "desc", request.Offset ?? 0, request.Limit ?? 1000), ct);
         return TypedResults.Ok(new DocumentListBody(page.Total, [.. page.Rows.Select(ToBody)]));
     }
 

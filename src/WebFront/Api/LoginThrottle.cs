@@ -69,7 +69,14 @@ public sealed class LoginThrottle(TimeProvider clock)
             $"{MaxFailures} wrong passwords for this email in the last {Window.TotalMinutes:0} minutes; retry in {seconds:0} s.");
     }
 
-    private static string Key(string email) => email.Trim();
+    /// <summary>An address longer than any real one (RFC 5321: 254) is kept as its hash, so that failures cost bounded memory.</summary>
+    private static string Key(string email)
+    {
+        var trimmed = email.Trim();
+        return trimmed.Length <= 320
+            ? trimmed
+            : "#" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(trimmed)));
+    }
 
     private sealed class Failures
     {

@@ -57,7 +57,7 @@ public static class Problems
 
             var (code, detail) = response.StatusCode switch
             {
-                400 => ("bad_request", "The request body could not be read: send valid JSON with the documented fields and types (e.g. {\"question\": \"...\", \"caller_app\": \"...\"})."),
+                400 => BadRequest(ctx.HttpContext.Request),
                 404 => ("not_found", "No such route or resource."),
                 405 => ("method_not_allowed", "This route does not accept that HTTP method."),
                 413 => ("too_large", "The request body is larger than NEXUS_MAX_UPLOAD_BYTES allows."),
@@ -66,6 +66,29 @@ public static class Problems
             };
             await Write(ctx.HttpContext, response.StatusCode, code, detail);
         });
+    }
+
+    /// <summary>An empty 400 says what could not be read: the query string, a form, or a JSON body.</summary>
+    private static (string Code, string Detail) BadRequest(HttpRequest request)
+    {
+        if (request.HasFormContentType)
+        {
+            return ("bad_request", "The form could not be read (its form token is missing or expired, or the form is malformed): reload the page and send it again.");
+        }
+
+        if (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsDelete(request.Method))
+        {
+            return ("bad_request", "The request could not be read: check its query string (each parameter once, with a value of its documented type) and the route's documented parameters.");
+        }
+
+        if (request.ContentLength is 0 || request.ContentLength is null && !request.Headers.ContainsKey("Transfer-Encoding"))
+        {
+            return ("bad_request", "The request has no body: send JSON with the route's documented fields (Content-Type: application/json).");
+        }
+
+        return ("bad_request", request.Path.StartsWithSegments("/api/query")
+            ? "The request body could not be read: send valid JSON with the documented fields and types (e.g. {\"question\": \"...\", \"caller_app\": \"...\"})."
+            : "The request body could not be read: send valid JSON with the route's documented fields and types.");
     }
 
     private static (int Status, string Code, string Detail) Classify(Exception? error) => error switch
@@ -143,21 +166,34 @@ public static class Problems
                 continue;
             }
 
-            foreach (var value in values)
+            if (values.Count > 1)
             {
-                if (!string.IsNullOrEmpty(value) && !Parses(type, value))
-                {
-                    var shown = value.Length > 40 ? value[..40] + "…" : value;
-                    return TypedResults.Problem(
-                        detail: $"The query parameter '{name}' must be {expected} (got '{shown}'). Fix the query string, or leave the parameter out to use its default.",
-                        statusCode: 400, title: TitleOf("invalid_query_parameter"), type: "https://aurora-nexus.dev/problems/invalid_query_parameter",
-                        extensions: new Dictionary<string, object?> { ["code"] = "invalid_query_parameter", ["parameter"] = name, ["expected"] = ExpectedCode(type) });
-                }
+                return InvalidQuery(name, type, $"The query parameter '{name}' is given {values.Count} times; give it once.");
+            }
+
+            var value = values.ToString();
+            if (string.IsNullOrEmpty(value))
+            {
+                return InvalidQuery(name, type, $"The query parameter '{name}' is empty: give it {expected}, or leave it out to use its default.");
+            }
+
+            if (!Parses(type, value))
+            {
+                var shown = value.Length > 40 ? value[..40] + "…" : value;
+                var why = Expected(typeof(long)) == expected && System.Numerics.BigInteger.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _)
+                    ? $"is out of range (got '{shown}')"
+                    : $"must be {expected} (got '{shown}')";
+                return InvalidQuery(name, type, $"The query parameter '{name}' {why}. Fix the query string, or leave the parameter out to use its default.");
             }
         }
 
         return null;
     }
+
+    private static ProblemHttpResult InvalidQuery(string name, Type type, string detail) =>
+        TypedResults.Problem(detail: detail, statusCode: 400, title: TitleOf("invalid_query_parameter"),
+            type: "https://aurora-nexus.dev/problems/invalid_query_parameter",
+            extensions: new Dictionary<string, object?> { ["code"] = "invalid_query_parameter", ["parameter"] = name, ["expected"] = ExpectedCode(type) });
 
     private static string? Expected(Type type) => type switch
     {

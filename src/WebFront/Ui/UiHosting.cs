@@ -135,8 +135,10 @@ public static class UiHosting
     }
 
     /// <summary>Only paths of this site, so that the login form cannot be used to send someone elsewhere.</summary>
+    /// <remarks>The framework's own rule (<c>IsLocalUrl</c>) also refuses control characters, which it would otherwise throw on.</remarks>
     private static string LocalUrl(string? url) =>
         !string.IsNullOrEmpty(url) && url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal) && !url.StartsWith("/\\", StringComparison.Ordinal)
+            && !url.Any(char.IsControl)
             ? url
             : "/";
 }

@@ -37,6 +37,10 @@ public sealed class BadInputTests(ApiFixture fx)
     [InlineData("/api/documents?limit=x&offset=0", "limit", "integer", "a whole number")]
     [InlineData("/api/admin/queries?from=yesterday", "from", "date-time", "ISO 8601")]
     [InlineData("/api/admin/queries?followup_resolved=maybe", "followup_resolved", "boolean", "true or false")]
+    [InlineData("/api/documents?limit=", "limit", "integer", "is empty")]
+    [InlineData("/api/admin/queries?from=", "from", "date-time", "is empty")]
+    [InlineData("/api/documents?limit=1&limit=2", "limit", "integer", "given 2 times")]
+    [InlineData("/api/documents?offset=99999999999", "offset", "integer", "out of range")]
     public async Task A_query_parameter_of_the_wrong_type_is_400_invalid_query_parameter_naming_it(
         string url, string parameter, string expected, string wording)
     {
@@ -51,6 +55,35 @@ public sealed class BadInputTests(ApiFixture fx)
         Assert.Contains($"'{parameter}'", detail);
         Assert.Contains(wording, detail);
         Assert.DoesNotContain("body", detail);
+    }
+
+    [Theory]
+    [InlineData("/api/documents?limit=0")]
+    [InlineData("/api/documents?limit=-1")]
+    [InlineData("/api/documents?limit=10001")]
+    public async Task A_page_size_out_of_its_range_is_refused_not_clamped(string url)
+    {
+        var response = await fx.Admin.GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await AuthAndValidationTests.Problem(response);
+        Assert.Equal("invalid_paging", problem["code"]!.GetValue<string>());
+        Assert.Contains("1 to 10000", problem["detail"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("/%09/evil.example")]
+    [InlineData("/%0d%0aSet-Cookie:x=1")]
+    [InlineData("/%00")]
+    [InlineData("//evil.example")]
+    public async Task A_return_url_that_is_not_a_plain_local_path_goes_home_instead_of_failing(string returnUrl)
+    {
+        using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = fx.App.BaseAddress };
+
+        var response = await client.GetAsync($"/ui/culture?culture=fr&return_url={returnUrl}");
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal("/", response.Headers.Location!.OriginalString);
     }
 
     [Fact]

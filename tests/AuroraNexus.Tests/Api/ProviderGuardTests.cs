@@ -43,6 +43,16 @@ public sealed class ProviderGuardTests(ApiFixture fx)
     [InlineData("fc00::1", false)]
     [InlineData("::ffff:10.0.0.1", false)]
     [InlineData("2606:4700:4700::1111", true)]
+    [InlineData("198.51.100.7", false)]
+    [InlineData("203.0.113.7", false)]
+    [InlineData("::127.0.0.1", false)]
+    [InlineData("::ffff:0:7f00:1", false)]
+    [InlineData("64:ff9b::a9fe:a9fe", false)]
+    [InlineData("64:ff9b:1::a00:1", false)]
+    [InlineData("2002:7f00:1::", false)]
+    [InlineData("64:ff9b::808:808", true)]
+    [InlineData("2002:808:808::1", true)]
+    [InlineData("::", false)]
     public void Public_means_routable_on_the_internet(string address, bool isPublic) =>
         Assert.Equal(isPublic, EndpointGuard.IsPublic(IPAddress.Parse(address)));
 
