@@ -93,7 +93,10 @@ public sealed class SiloFailoverTests(ITestOutputHelper output) : IAsyncLifetime
 
         using (var siloHttp = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_silos[0].HealthPort}") })
         {
-            Assert.Contains("orleans_", await siloHttp.GetStringAsync("/metrics")); // each silo exposes its own metrics
+            // Each silo exposes its own metrics: Orleans', and ASP.NET Core's for the health probes it has served.
+            var siloMetrics = await siloHttp.GetStringAsync("/metrics");
+            Assert.Contains("orleans_", siloMetrics);
+            Assert.Contains("http_server_request_duration_seconds", siloMetrics);
         }
 
         var clientEnv = env.ToDictionary(kv => kv.Key, kv => (string?)kv.Value);
