@@ -6,24 +6,22 @@ using Orleans.Concurrency;
 namespace AuroraNexus.Grains.Conversation;
 
 /// <summary>
-/// A tenant's answer cache, in memory: at most <see cref="Capacity"/> entries, each for at most <see cref="Lifetime"/>,
-/// the least recently used dropped first. Every corpus change starts a new generation and empties it.
+/// A tenant's answer cache, in memory: at most the tenant's <c>cache_max_entries</c>, each served for at most its
+/// <c>cache_ttl_minutes</c> (0: none stored, none served), the least recently used dropped first. Every corpus or
+/// settings change starts a new generation and empties it.
 /// </summary>
 [Reentrant]
 public sealed class AnswerCacheGrain(TimeProvider clock) : Grain, IAnswerCacheGrain
 {
-    public const int Capacity = 2000;
-    public static readonly TimeSpan Lifetime = TimeSpan.FromHours(6);
-
     private readonly Dictionary<string, LinkedListNode<Entry>> _entries = new(StringComparer.Ordinal);
     private readonly LinkedList<Entry> _recency = new();
     private long _generation;
 
-    public Task<CacheLookup> LookupAsync(string key, CancellationToken cancellationToken = default)
+    public Task<CacheLookup> LookupAsync(string key, CachePolicy policy, CancellationToken cancellationToken = default)
     {
         if (_entries.TryGetValue(key, out var node))
         {
-            if (clock.GetUtcNow() - node.Value.StoredAt <= Lifetime)
+            if (!policy.IsOff && clock.GetUtcNow() - node.Value.StoredAt <= policy.Lifetime)
             {
                 _recency.Remove(node);
                 _recency.AddFirst(node);
@@ -36,11 +34,16 @@ public sealed class AnswerCacheGrain(TimeProvider clock) : Grain, IAnswerCacheGr
         return Task.FromResult(new CacheLookup(null, _generation));
     }
 
-    public Task PutAsync(string key, CachedAnswer answer, long generation, CancellationToken cancellationToken = default)
+    public Task PutAsync(string key, CachedAnswer answer, long generation, CachePolicy policy, CancellationToken cancellationToken = default)
     {
         if (generation != _generation)
         {
             // Computed on a corpus that has changed since: serving it again would be stale.
+            return Task.CompletedTask;
+        }
+
+        if (policy.IsOff)
+        {
             return Task.CompletedTask;
         }
 
@@ -51,7 +54,7 @@ public sealed class AnswerCacheGrain(TimeProvider clock) : Grain, IAnswerCacheGr
 
         var node = _recency.AddFirst(new Entry(key, answer, clock.GetUtcNow()));
         _entries[key] = node;
-        while (_entries.Count > Capacity && _recency.Last is { } oldest)
+        while (_entries.Count > policy.Capacity && _recency.Last is { } oldest)
         {
             Remove(oldest);
         }
@@ -68,14 +71,14 @@ public sealed class AnswerCacheGrain(TimeProvider clock) : Grain, IAnswerCacheGr
     }
 
     /// <summary>
-    /// The cache key: everything an answer depends on besides the corpus. Hashed, so that keys stay short and no
-    /// question text sits in the key space.
+    /// The cache key: everything an answer depends on besides the corpus (the cache's own settings are not). Hashed, so
+    /// that keys stay short and no question text sits in the key space.
     /// </summary>
     public static string Key(string question, string retrievalQuery, int topK, TenantSettings settings, LlmRoute route)
     {
         var material = string.Join('\n',
             Normalize(question), Normalize(retrievalQuery), topK.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            settings.ToString(), route.Source, route.ProviderName ?? "", route.ProviderKind ?? "", route.BaseUrl ?? "", route.Model ?? "",
+            (settings with { CacheTtlMinutes = 0, CacheMaxEntries = 0 }).ToString(), route.Source, route.ProviderName ?? "", route.ProviderKind ?? "", route.BaseUrl ?? "", route.Model ?? "",
             route.CredentialId?.ToString() ?? "");
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(material)));
     }

@@ -218,11 +218,12 @@ public sealed partial class ThreadGrain(
         string? cacheKey = null;
         long generation = 0;
         var cache = GrainFactory.GetGrain<IAnswerCacheGrain>(_key.TenantId);
-        if (section is null)
+        var policy = CachePolicy.Of(settings);
+        if (section is null && !policy.IsOff)
         {
             var route = await tenant.GetRouteAsync(ct);
             cacheKey = AnswerCacheGrain.Key(question, retrievalQuery, topK, settings, route);
-            var lookup = await cache.LookupAsync(cacheKey, ct);
+            var lookup = await cache.LookupAsync(cacheKey, policy, ct);
             generation = lookup.Generation;
             if (lookup.Answer is { } hit)
             {
@@ -277,7 +278,7 @@ public sealed partial class ThreadGrain(
         {
             await GrainFactory.GetGrain<IAnswerCacheGrain>(_key.TenantId).PutAsync(key,
                 new CachedAnswer(answer.Mode, answer.Text, answer.Outline, answer.Citations, answer.Model, answer.SuiviStatus),
-                plan.Generation, ct);
+                plan.Generation, CachePolicy.Of(plan.Settings), ct);
         }
 
         var resolution = plan.Resolution;

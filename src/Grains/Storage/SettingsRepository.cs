@@ -18,6 +18,8 @@ public sealed class SettingsRepository(NpgsqlDataSource db)
     public const string LeadWeight = "FUSION_LEAD_WEIGHT";
     public const string Bm25K1 = "BM25_K1";
     public const string Bm25B = "BM25_B";
+    public const string CacheTtlMinutes = "CACHE_TTL_MINUTES";
+    public const string CacheMaxEntries = "CACHE_MAX_ENTRIES";
 
     public async Task<TenantSettings> LoadAsync(string tenantId, CancellationToken ct)
     {
@@ -44,7 +46,9 @@ public sealed class SettingsRepository(NpgsqlDataSource db)
             Real(values, DocumentWeight, d.DocumentWeight, 0, 10),
             Real(values, LeadWeight, d.LeadWeight, 0, 10),
             Real(values, Bm25K1, d.Bm25K1, 0, 10),
-            Real(values, Bm25B, d.Bm25B, 0, 1));
+            Real(values, Bm25B, d.Bm25B, 0, 1),
+            Int(values, CacheTtlMinutes, d.CacheTtlMinutes, 0, 10080),
+            Int(values, CacheMaxEntries, d.CacheMaxEntries, 10, 100_000));
     }
 
     /// <summary>Stores the given values in one transaction: all of them or, if any is refused, none.</summary>

@@ -22,11 +22,13 @@ public sealed record SettingsBody(
     [property: JsonConverter(typeof(SettingReal))] double? FusionDocumentWeight = null,
     [property: JsonConverter(typeof(SettingReal))] double? FusionLeadWeight = null,
     [property: JsonConverter(typeof(SettingReal))] double? Bm25K1 = null,
-    [property: JsonConverter(typeof(SettingReal))] double? Bm25B = null)
+    [property: JsonConverter(typeof(SettingReal))] double? Bm25B = null,
+    [property: JsonConverter(typeof(SettingInt))] int? CacheTtlMinutes = null,
+    [property: JsonConverter(typeof(SettingInt))] int? CacheMaxEntries = null)
 {
     public static SettingsBody From(TenantSettings s) => new(
         s.RetrieveK, s.MmrLambda, s.DenseWeight, s.SystemPrompt, s.LexicalCandidates, s.DenseCandidates, s.AccentStemWeight,
-        s.DocumentWeight, s.LeadWeight, s.Bm25K1, s.Bm25B);
+        s.DocumentWeight, s.LeadWeight, s.Bm25K1, s.Bm25B, s.CacheTtlMinutes, s.CacheMaxEntries);
 }
 
 /// <summary>
@@ -124,6 +126,7 @@ public static class AdminSettingsApi
     /// "Test this setting": the question answered with the given settings over the saved ones (null fields keep the
     /// saved value), validated as a save would be, through the query path itself, and nothing saved. A one-off thread,
     /// so that a preview never becomes a follow-up of a real conversation. The API's and the backoffice's path.
+    /// Cache values are validated but not tried: the cache is the tenant's own, and a preview must not shrink or empty it.
     /// </summary>
     public static async Task<Results<Ok<QueryResponse>, ProblemHttpResult>> PreviewAsync(
         Caller caller, SettingsPreviewBody body, IGrainFactory grains, CancellationToken ct)
@@ -140,7 +143,8 @@ public static class AdminSettingsApi
             return problem;
         }
 
-        var tried = Apply(await grains.GetGrain<ITenantGrain>(caller.TenantId).GetSettingsAsync(ct), changes);
+        var saved = await grains.GetGrain<ITenantGrain>(caller.TenantId).GetSettingsAsync(ct);
+        var tried = Apply(saved, changes) with { CacheTtlMinutes = saved.CacheTtlMinutes, CacheMaxEntries = saved.CacheMaxEntries };
         return TypedResults.Ok(await QueryApi.AskAsync(grains.GetGrain<AuroraNexus.Grains.Conversation.IThreadGrain>(key.ToString()),
             request with { Settings = tried }, ct));
     }
@@ -159,6 +163,8 @@ public static class AdminSettingsApi
         LeadWeight = body.FusionLeadWeight ?? saved.LeadWeight,
         Bm25K1 = body.Bm25K1 ?? saved.Bm25K1,
         Bm25B = body.Bm25B ?? saved.Bm25B,
+        CacheTtlMinutes = body.CacheTtlMinutes ?? saved.CacheTtlMinutes,
+        CacheMaxEntries = body.CacheMaxEntries ?? saved.CacheMaxEntries,
     };
 
     /// <summary>Validates and stores the given settings (null fields unchanged); the API's and the backoffice's path.</summary>
@@ -183,6 +189,8 @@ public static class AdminSettingsApi
             (SettingsRepository.LeadWeight, body.FusionLeadWeight),
             (SettingsRepository.Bm25K1, body.Bm25K1),
             (SettingsRepository.Bm25B, body.Bm25B),
+            (SettingsRepository.CacheTtlMinutes, body.CacheTtlMinutes),
+            (SettingsRepository.CacheMaxEntries, body.CacheMaxEntries),
         };
         await settings.SetAllAsync(tenant, [.. values.Where(v => v.Value is not null).Select(v => (v.Key, v.Value!))], ct);
 
@@ -195,6 +203,9 @@ public static class AdminSettingsApi
 
     /// <summary>The longest system_prompt a tenant may set: it is sent with every question, before the passages.</summary>
     public const int MaxSystemPromptLength = 8_000;
+
+    /// <summary>The longest an answer may be served from the cache: one week.</summary>
+    public const int MaxCacheTtlMinutes = 10_080;
 
     /// <summary>The problem with the given settings (the ranges a save accepts), or null.</summary>
     public static ProblemHttpResult? Validate(SettingsBody body)
@@ -251,6 +262,17 @@ public static class AdminSettingsApi
         if (Outside(body.Bm25B, 0, 1))
         {
             return Invalid("bm25_b", "bm25_b must be a number between 0 and 1.");
+        }
+
+        if (body.CacheTtlMinutes is < 0 or > MaxCacheTtlMinutes)
+        {
+            return Invalid("cache_ttl_minutes",
+                $"cache_ttl_minutes must be a whole number of minutes between 0 (no answer cache) and {MaxCacheTtlMinutes} (one week).");
+        }
+
+        if (body.CacheMaxEntries is < 10 or > 100_000)
+        {
+            return Invalid("cache_max_entries", "cache_max_entries must be a whole number between 10 and 100000.");
         }
 
         return null;

@@ -63,6 +63,30 @@ public sealed class AnswerFlowTests(TenancyFixture fx)
     }
 
     [Fact]
+    public async Task With_cache_ttl_minutes_at_zero_the_same_question_is_answered_again_until_the_cache_is_back_on()
+    {
+        var tenant = await LlmTenantAsync("cache-off");
+        var saved = await tenant.Admin.PutAsJsonAsync("/api/admin/settings", new { cache_ttl_minutes = 0, cache_max_entries = 10 });
+        Assert.Equal(HttpStatusCode.OK, saved.StatusCode);
+        var settings = (await saved.Content.ReadFromJsonAsync<JsonNode>())!;
+        Assert.Equal(0, settings["cache_ttl_minutes"]!.GetValue<int>());
+        Assert.Equal(10, settings["cache_max_entries"]!.GetValue<int>());
+
+        var calls = fx.Stub.ChatCalls;
+        Assert.False((await IngestionApiTests.Ask(tenant.Admin, Question, TenancyFixture.CallerApp))["cached"]!.GetValue<bool>());
+        Assert.False((await IngestionApiTests.Ask(tenant.Admin, Question, TenancyFixture.CallerApp))["cached"]!.GetValue<bool>());
+        Assert.Equal(calls + 2, fx.Stub.ChatCalls);
+
+        (await tenant.Admin.PutAsJsonAsync("/api/admin/settings", new { cache_ttl_minutes = 5 })).EnsureSuccessStatusCode();
+        Assert.False((await IngestionApiTests.Ask(tenant.Admin, Question, TenancyFixture.CallerApp))["cached"]!.GetValue<bool>());
+        Assert.True((await IngestionApiTests.Ask(tenant.Admin, Question, TenancyFixture.CallerApp))["cached"]!.GetValue<bool>());
+        Assert.Equal(calls + 3, fx.Stub.ChatCalls);
+        var current = (await tenant.Admin.GetFromJsonAsync<JsonNode>("/api/admin/settings"))!;
+        Assert.Equal(5, current["cache_ttl_minutes"]!.GetValue<int>());
+        Assert.Equal(10, current["cache_max_entries"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task A_streamed_answer_arrives_in_pieces_then_citations_then_done_and_sets_the_outline()
     {
         var tenant = await LlmTenantAsync("stream");

@@ -106,6 +106,71 @@ public sealed class SettingsAndHealthTests(ApiFixture fx)
     }
 
     [Theory]
+    [InlineData("cache_ttl_minutes", -1)]
+    [InlineData("cache_ttl_minutes", 10081)]
+    [InlineData("cache_max_entries", 9)]
+    [InlineData("cache_max_entries", 100001)]
+    public async Task A_cache_setting_out_of_range_is_refused_naming_it_and_nothing_of_the_save_is_written(string setting, int value)
+    {
+        var d = AuroraNexus.Grains.Tenancy.TenantSettings.Defaults;
+        try
+        {
+            var save = await SendJsonAsync(HttpMethod.Put, "/api/admin/settings",
+                $$"""{"retrieve_k": 7, "cache_ttl_minutes": 30, "cache_max_entries": 50, "{{setting}}": {{value}}}""");
+            Assert.Equal(HttpStatusCode.BadRequest, save.StatusCode);
+            var problem = await AuthAndValidationTests.Problem(save);
+            Assert.Equal("invalid_setting", problem["code"]!.GetValue<string>());
+            Assert.Equal(setting, problem["setting"]!.GetValue<string>());
+            Assert.Contains(setting, problem["detail"]!.GetValue<string>());
+            var stored = await StoredSettingsAsync();
+            Assert.Equal(d.RetrieveK, stored.RetrieveK);
+            Assert.Equal(d.CacheTtlMinutes, stored.CacheTtlMinutes);
+            Assert.Equal(d.CacheMaxEntries, stored.CacheMaxEntries);
+
+            var preview = await SendJsonAsync(HttpMethod.Post, "/api/admin/settings/preview",
+                $$$"""{"question": "Qu'est-ce que l'aide médicale de l'État ?", "settings": {"{{{setting}}}": {{{value}}}}}""");
+            Assert.Equal(HttpStatusCode.BadRequest, preview.StatusCode);
+            Assert.Equal(setting, (await AuthAndValidationTests.Problem(preview))["setting"]!.GetValue<string>());
+        }
+        finally
+        {
+            await fx.Admin.PutAsJsonAsync("/api/admin/settings", new { retrieve_k = d.RetrieveK });
+        }
+    }
+
+    [Fact]
+    public async Task Cache_settings_are_saved_within_their_bounds_and_a_preview_accepts_them_without_saving_them()
+    {
+        var d = AuroraNexus.Grains.Tenancy.TenantSettings.Defaults;
+        var current = (await fx.Admin.GetFromJsonAsync<JsonNode>("/api/admin/settings"))!;
+        Assert.Equal(360, current["cache_ttl_minutes"]!.GetValue<int>());
+        Assert.Equal(2000, current["cache_max_entries"]!.GetValue<int>());
+
+        var preview = await fx.Admin.PostAsJsonAsync("/api/admin/settings/preview",
+            new { question = "Qu'est-ce que l'aide médicale de l'État ?", settings = new { cache_ttl_minutes = 0, cache_max_entries = 10 } });
+        Assert.Equal(HttpStatusCode.OK, preview.StatusCode);
+        Assert.Equal(d.CacheTtlMinutes, (await StoredSettingsAsync()).CacheTtlMinutes);
+
+        try
+        {
+            foreach (var (ttl, max) in new[] { (0, 10), (10080, 100000) })
+            {
+                var put = await fx.Admin.PutAsJsonAsync("/api/admin/settings", new { cache_ttl_minutes = ttl, cache_max_entries = max });
+                Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+                var saved = (await put.Content.ReadFromJsonAsync<JsonNode>())!;
+                Assert.Equal(ttl, saved["cache_ttl_minutes"]!.GetValue<int>());
+                Assert.Equal(max, saved["cache_max_entries"]!.GetValue<int>());
+                var stored = await StoredSettingsAsync();
+                Assert.Equal((ttl, max), (stored.CacheTtlMinutes, stored.CacheMaxEntries));
+            }
+        }
+        finally
+        {
+            await fx.Admin.PutAsJsonAsync("/api/admin/settings", new { cache_ttl_minutes = d.CacheTtlMinutes, cache_max_entries = d.CacheMaxEntries });
+        }
+    }
+
+    [Theory]
     [InlineData("\"NaN\"")]
     [InlineData("\"Infinity\"")]
     [InlineData("\"-Infinity\"")]

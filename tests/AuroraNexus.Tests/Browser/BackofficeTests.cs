@@ -163,6 +163,12 @@ public sealed class BackofficeTests(BrowserFixture fx)
 
         var saved = await System.Net.Http.Json.HttpClientJsonExtensions.GetFromJsonAsync<System.Text.Json.Nodes.JsonNode>(fx.Admin, "/api/admin/settings");
         Assert.Equal(before, saved!["retrieve_k"]!.ToString());
+        foreach (var setting in new[] { "cache_ttl_minutes", "cache_max_entries" })
+        {
+            var field = page.Locator($"[data-testid={setting.Replace('_', '-')}] input, input[data-testid={setting.Replace('_', '-')}]").First;
+            await Assertions.Expect(field).ToHaveValueAsync(saved[setting]!.ToString());
+        }
+
         await page.Context.CloseAsync();
     }
 

@@ -86,6 +86,8 @@ public sealed class EllipsisAndGroundingTests
         var key = AnswerCacheGrain.Key("Qu'est-ce que l'AME ?", "Qu'est-ce que l'AME ?", 10, settings, route);
         Assert.Equal(key, AnswerCacheGrain.Key("  qu’est-ce   QUE l'AME?", "qu'est-ce que l'ame", 10, settings, route));
         Assert.NotEqual(key, AnswerCacheGrain.Key("Qu'est-ce que l'AME ?", "Qu'est-ce que l'AME ?", 10, settings with { RetrieveK = 12 }, route));
+        Assert.Equal(key, AnswerCacheGrain.Key("Qu'est-ce que l'AME ?", "Qu'est-ce que l'AME ?", 10,
+            settings with { CacheTtlMinutes = 5, CacheMaxEntries = 10 }, route)); // the cache's own settings change no answer
         Assert.NotEqual(key, AnswerCacheGrain.Key("Qu'est-ce que l'AME ?", "Qu'est-ce que l'AME ?", 10, settings, route with { Model = "m2" }));
         Assert.NotEqual(key, AnswerCacheGrain.Key("Qu'est-ce que l'AME ?", "Qu'est-ce que l'AME ?", 12, settings, route));
         Assert.NotEqual(key, AnswerCacheGrain.Key("Qu'est-ce que l'AME ?", "Qu'est-ce que l'AME ?", 10, settings, route with { BaseUrl = "https://y" }));
