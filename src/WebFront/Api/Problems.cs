@@ -57,6 +57,8 @@ public static class Problems
 
             var (code, detail) = response.StatusCode switch
             {
+                400 when !ctx.HttpContext.Request.Path.StartsWithSegments("/api") && ctx.HttpContext.Request.HasFormContentType =>
+                    ("bad_request", "The form could not be read: reload the page and send it again."),
                 400 => ("bad_request", "The request body could not be read: send valid JSON with the documented fields and types (e.g. {\"question\": \"...\", \"caller_app\": \"...\"})."),
                 404 => ("not_found", "No such route or resource."),
                 405 => ("method_not_allowed", "This route does not accept that HTTP method."),
