@@ -88,6 +88,21 @@ public sealed partial class AccountAndLoginTests(BrowserFixture fx)
     }
 
     [Fact]
+    public async Task Logging_out_from_a_page_whose_form_token_belongs_to_an_ended_session_still_logs_out()
+    {
+        using var client = CookieClient();
+        var form = await LoginFormTokenAsync(client);
+        Assert.Equal(HttpStatusCode.Redirect, (await PostLoginAsync(client, form, TestApp.AdminEmail, TestApp.AdminPassword)).StatusCode);
+
+        var logout = await client.PostAsync("/ui/logout", new FormUrlEncodedContent(new Dictionary<string, string> { ["__RequestVerificationToken"] = form }));
+
+        Assert.Equal(HttpStatusCode.Redirect, logout.StatusCode);
+        Assert.Equal("/login", logout.Headers.Location!.OriginalString);
+        Assert.Equal(HttpStatusCode.Redirect, (await client.GetAsync("/documents")).StatusCode);
+        Assert.DoesNotContain("You are logged in as", await client.GetStringAsync("/login"));
+    }
+
+    [Fact]
     public async Task In_the_browser_a_login_form_opened_before_logging_in_in_another_tab_logs_in_again()
     {
         var context = await fx.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = fx.App.BaseAddress.ToString().TrimEnd('/') });
