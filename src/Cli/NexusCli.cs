@@ -26,6 +26,7 @@ public static class NexusCli
           --batch-size         files per request, default 50
           --max-request-bytes  bytes per request, default 50 MB (keep it at or under the server's NEXUS_MAX_UPLOAD_BYTES)
           --replace            upload as new versions: same-name or same-content documents are replaced
+                               (without it, a file whose content is already there is a duplicate, not indexed again)
           credentials          NEXUS_TOKEN (a bearer token), or NEXUS_EMAIL and NEXUS_PASSWORD
         """;
 
@@ -83,7 +84,7 @@ public static class NexusCli
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
             var run = new IngestRun(http, options, files, progress, interactive);
             var results = await run.ExecuteAsync(ct);
-            await WriteSummaryAsync(output, results);
+            await WriteSummaryAsync(output, results, options.Replace);
             return results.Any(r => r.Status == "failed") ? 1 : 0;
         }
         catch (CliException ex)
@@ -134,7 +135,7 @@ public static class NexusCli
 
     internal static string Detail(JsonNode? problem) => problem?["detail"]?.GetValue<string>() ?? "no detail";
 
-    private static async Task WriteSummaryAsync(TextWriter output, IReadOnlyList<FileResult> results)
+    private static async Task WriteSummaryAsync(TextWriter output, IReadOnlyList<FileResult> results, bool replaced)
     {
         string[] header = ["file", "status", "chunks", "error"];
         var rows = results.Select(r => new[]
@@ -156,6 +157,20 @@ public static class NexusCli
         foreach (var failed in results.Where(r => r.Status == "failed" && r.Error is not null))
         {
             await output.WriteLineAsync($"  {failed.File}: {failed.Error}");
+        }
+
+        // The server names the document that already has the content of each duplicate.
+        var duplicates = results.Where(r => r.Status == "duplicate").ToList();
+        foreach (var duplicate in duplicates.Where(r => r.Error is not null))
+        {
+            await output.WriteLineAsync($"  {duplicate.File}: {duplicate.Error}");
+        }
+
+        if (duplicates.Count > 0)
+        {
+            await output.WriteLineAsync(replaced
+                ? $"{duplicates.Count} duplicate(s): the same content as another file of the same upload, indexed once."
+                : $"{duplicates.Count} duplicate(s) not indexed again: to index them as new versions (replacing the documents named above), run again with --replace.");
         }
 
         string Row(string[] cells) => string.Join("  ", cells.Select((c, i) => i == 2 ? c.PadLeft(widths[i]) : c.PadRight(widths[i]))).TrimEnd();

@@ -32,9 +32,11 @@ if (isOps)
     return await OpsCommands.RunAsync(command!, settings, startupLogger);
 }
 
+var ports = ListenPorts.OfSilo(settings);
 NexusDatabase database;
 try
 {
+    ListenPorts.EnsureFree(ports);
     database = await NexusDatabase.OpenAsync(settings, allowEmbedded: false, migrate: true, startupLogger, CancellationToken.None);
     await database.SeedAsync(settings, startupLogger, CancellationToken.None);
 }
@@ -55,7 +57,15 @@ await using (database)
     var app = builder.Build();
     app.MapNexusGatewaySurface();
     app.MapNexusMetrics();
-    await app.RunAsync();
+    try
+    {
+        await app.RunAsync();
+    }
+    catch (Exception ex) when (ListenPorts.FromStartFailure(ex, ports) is { } problem)
+    {
+        Console.Error.WriteLine($"configuration error: {problem.Message}");
+        return 2;
+    }
 }
 
 return 0;

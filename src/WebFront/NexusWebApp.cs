@@ -8,15 +8,19 @@ namespace AuroraNexus.WebFront;
 /// <summary>The WebFront application and the database it owns; disposing stops both, the database last.</summary>
 public sealed class NexusWebApp : IAsyncDisposable
 {
-    private NexusWebApp(WebApplication app, NexusDatabase database)
+    private NexusWebApp(WebApplication app, NexusDatabase database, IReadOnlyList<ListenPort> ports)
     {
         App = app;
         Database = database;
+        Ports = ports;
     }
 
     public WebApplication App { get; }
 
     public NexusDatabase Database { get; }
+
+    /// <summary>The ports the app listens on and their variables, to name the one a failed start could not bind.</summary>
+    public IReadOnlyList<ListenPort> Ports { get; }
 
     /// <returns>null after printing the problem when the configuration is wrong.</returns>
     /// <param name="configureLogging">Extra log providers (tests capture the log to prove it holds no secret).</param>
@@ -77,7 +81,7 @@ public sealed class NexusWebApp : IAsyncDisposable
         app.MapNexusGatewaySurface(startup.Settings.GatewayPort);
         app.MapNexusMetrics(startup.Settings.GatewayPort);
         app.MapNexusUi();
-        return new NexusWebApp(app, startup.Database);
+        return new NexusWebApp(app, startup.Database, startup.Ports);
     }
 
     public async ValueTask DisposeAsync()

@@ -10,7 +10,8 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace AuroraNexus.WebFront;
 
-public sealed record NexusWebStartup(NexusSettings Settings, NexusDatabase Database, bool SingleNode)
+/// <param name="Ports">What the app listens on, checked free before the database opened.</param>
+public sealed record NexusWebStartup(NexusSettings Settings, NexusDatabase Database, bool SingleNode, IReadOnlyList<ListenPort> Ports)
 {
     /// <summary>Reads the environment and opens the database; prints the problem and returns null on a configuration error.</summary>
     public static async Task<NexusWebStartup?> PrepareAsync(WebApplicationBuilder builder)
@@ -28,13 +29,15 @@ public sealed record NexusWebStartup(NexusSettings Settings, NexusDatabase Datab
             var single = mode == "single";
             var settings = NexusSettings.Load(builder.Configuration, singleNode: single);
             settings.LogGeneratedSecrets(logger);
+            var ports = ListenPorts.OfWebFront(settings, builder.Configuration, single);
+            ListenPorts.EnsureFree(ports);
             var database = await NexusDatabase.OpenAsync(settings, allowEmbedded: single, migrate: single, logger, CancellationToken.None);
             if (single)
             {
                 await database.SeedAsync(settings, logger, CancellationToken.None);
             }
 
-            return new NexusWebStartup(settings, database, single);
+            return new NexusWebStartup(settings, database, single, ports);
         }
         catch (NexusConfigurationException ex)
         {
@@ -125,7 +128,7 @@ public static class NexusWebHosting
             .AddPolicy(NexusPolicies.Admin, p => p.RequireAuthenticatedUser().RequireClaim("tid").RequireRole("admin"))
             .AddPolicy(NexusPolicies.Operator, p => p.RequireAuthenticatedUser().RequireRole("admin")
                 .RequireClaim("tid", AuroraNexus.Grains.Storage.UserRepository.DefaultTenant));
-        if (string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["urls"]))
+        if (!ListenPorts.UrlsConfigured(builder.Configuration))
         {
             // The gateway port serves what a silo serves there (health, metrics, internal chat): in single node this
             // process is the silo; as a client it keeps /metrics off the public API port.

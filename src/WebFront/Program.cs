@@ -33,5 +33,14 @@ if (web is null)
     return 2;
 }
 
-await web.App.RunAsync();
+try
+{
+    await web.App.RunAsync();
+}
+catch (Exception ex) when (ListenPorts.FromStartFailure(ex, web.Ports) is { } problem)
+{
+    Console.Error.WriteLine($"configuration error: {problem.Message}");
+    return 2;
+}
+
 return 0;

@@ -175,7 +175,7 @@ public sealed class NexusHealth(
             : new("degraded",
                 $"admin password is still the default for {seeded.Count} admin account(s): the one generated and printed at first start, " +
                 "or a weak ADMIN_DEFAULT_PASSWORD (short, a placeholder such as change-me-now, or an example from the documentation). " +
-                "Log in and change it with POST /api/auth/password; changing ADMIN_DEFAULT_PASSWORD afterwards has no effect, the database decides.",
+                "Log in and change it in the backoffice (My account, /account) or with POST /api/auth/password; changing ADMIN_DEFAULT_PASSWORD afterwards has no effect, the database decides.",
                 Required: false);
     }
 }

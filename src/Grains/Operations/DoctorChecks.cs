@@ -287,7 +287,7 @@ public sealed class AdminPasswordCheck : IDoctorCheck
             : [new("admin_password", FindingLevel.Warning,
                 $"{seeded.Count} admin account(s) still use the password generated and printed at first start, or a weak " +
                 "ADMIN_DEFAULT_PASSWORD (short, a placeholder such as change-me-now, or an example from the documentation)",
-                "log in and change it (POST /api/auth/password); changing ADMIN_DEFAULT_PASSWORD in .env has no effect once the account exists")];
+                "log in and change it (backoffice: My account, /account; API: POST /api/auth/password); changing ADMIN_DEFAULT_PASSWORD in .env has no effect once the account exists")];
     }
 }
 

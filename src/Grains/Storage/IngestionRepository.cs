@@ -75,7 +75,7 @@ public sealed partial class IngestionRepository(NpgsqlDataSource db)
     /// <summary>The document of this tenant with the same content that is indexed or on its way, if any.</summary>
     private const string LiveTwinSql =
         """
-        SELECT id FROM documents
+        SELECT id, filename FROM documents
         WHERE tenant_id = @t AND sha256 = @sha AND status IN ('indexed', 'queued', 'processing')
         ORDER BY created_at LIMIT 1
         """;
@@ -142,12 +142,17 @@ public sealed partial class IngestionRepository(NpgsqlDataSource db)
             await using var find = new NpgsqlCommand(LiveTwinSql, conn, tx);
             find.Parameters.AddWithValue("t", tenantId);
             find.Parameters.AddWithValue("sha", d.Sha256);
-            recorded.Add(await find.ExecuteScalarAsync(ct) is Guid twin
-                ? d with
+            (Guid Id, string FileName)? twin = null;
+            await using (var r = await find.ExecuteReaderAsync(ct))
+            {
+                if (await r.ReadAsync(ct))
                 {
-                    Status = DocumentStatuses.Duplicate, ErrorCode = "duplicate",
-                    ErrorMessage = $"Same content as document {twin} already in your tenant; it was not indexed twice.",
+                    twin = (r.GetGuid(0), r.GetString(1));
                 }
+            }
+
+            recorded.Add(twin is { } t
+                ? d with { Status = DocumentStatuses.Duplicate, ErrorCode = "duplicate", ErrorMessage = DuplicateMessage(t.Id, t.FileName) }
                 : d);
         }
 
@@ -197,13 +202,20 @@ public sealed partial class IngestionRepository(NpgsqlDataSource db)
     }
 
     /// <summary>The id of an indexed or in-flight document of this tenant with the same content, if any.</summary>
-    public async Task<Guid?> FindSameContentAsync(string tenantId, string sha256, CancellationToken ct)
+    /// <summary>The document of the tenant with these bytes that is indexed or on its way, if any.</summary>
+    public async Task<(Guid Id, string FileName)?> FindSameContentAsync(string tenantId, string sha256, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand(LiveTwinSql);
         cmd.Parameters.AddWithValue("t", tenantId);
         cmd.Parameters.AddWithValue("sha", sha256);
-        return await cmd.ExecuteScalarAsync(ct) as Guid?;
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? (r.GetGuid(0), r.GetString(1)) : null;
     }
+
+    /// <summary>Why a document is a duplicate: the document that has its content, and how to index it anyway.</summary>
+    public static string DuplicateMessage(Guid existing, string fileName) =>
+        $"Same content as document {existing} ({fileName}) already in your tenant; it was not indexed twice. " +
+        "Upload with replace=true to index it again as a new version.";
 
     public async Task SetDocumentStateAsync(
         string tenantId, Guid documentId, string status, int chunkCount, string? errorCode, string? errorMessage,

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Security.Claims;
 using System.Text.RegularExpressions;
 using AuroraNexus.Grains.Hosting;
 using AuroraNexus.Grains.Storage;
@@ -34,38 +35,9 @@ public static partial class AdminTenancyApi
 
     public static void MapAdminTenancyApi(this WebApplication app)
     {
-        app.MapPost("/api/auth/password", static async Task<Results<NoContent, ProblemHttpResult>> (
+        app.MapPost("/api/auth/password", static (
             ChangePasswordBody? body, HttpContext http, UserRepository users, LoginThrottle throttle, CancellationToken ct) =>
-        {
-            var caller = Caller.From(http.User);
-            var email = http.User.FindFirst("email")?.Value;
-            if (body is null || string.IsNullOrEmpty(body.CurrentPassword) || email is null)
-            {
-                return Problems.Create(400, "current_password_required", "Send {\"current_password\": ..., \"new_password\": ...}.");
-            }
-
-            // The current password is guessed here as at the login: the same throttle, per email.
-            if (throttle.RetryAfter(email) is { } wait)
-            {
-                return LoginThrottle.TooManyAttempts(http, wait);
-            }
-
-            if (PasswordProblem(body.NewPassword) is { } problem)
-            {
-                return Problems.Create(400, "weak_password", problem);
-            }
-
-            var verified = await users.VerifyAsync(email, body.CurrentPassword, ct);
-            if (verified is null || verified.Id.ToString() != caller.UserId || verified.TenantId != caller.TenantId)
-            {
-                throttle.Failed(email);
-                return Problems.Create(403, "current_password_wrong", "The current password is wrong; nothing was changed.");
-            }
-
-            throttle.Succeeded(email);
-            await users.UpdateUserAsync(caller.TenantId, verified.Id, null, body.NewPassword, ct);
-            return TypedResults.NoContent(); // the token used here is now stale: log in again with the new password
-        }).RequireAuthorization();
+            ChangeOwnPasswordAsync(http.User, body, users, throttle, http, ct)).RequireAuthorization();
 
         var users = app.MapGroup("/api/admin/users").RequireAuthorization("admin");
         users.MapGet("", static async (HttpContext http, UserRepository repo, CancellationToken ct) =>
@@ -148,6 +120,44 @@ public static partial class AdminTenancyApi
                 _ => TypedResults.Created($"/api/admin/tenants/{id}", new CreatedTenantBody(id, name, ToBody(admin!))),
             };
         });
+    }
+
+    /// <summary>
+    /// The signed-in user changes their own password (the API's POST /api/auth/password and the backoffice's account
+    /// page). Every session of the user ends: the security stamp moves, so tokens and cookies issued before are refused.
+    /// </summary>
+    /// <param name="http">The request, to carry Retry-After on a 429; none from a backoffice circuit.</param>
+    public static async Task<Results<NoContent, ProblemHttpResult>> ChangeOwnPasswordAsync(
+        ClaimsPrincipal user, ChangePasswordBody? body, UserRepository users, LoginThrottle throttle, HttpContext? http, CancellationToken ct)
+    {
+        var caller = Caller.From(user);
+        var email = user.FindFirst("email")?.Value;
+        if (body is null || string.IsNullOrEmpty(body.CurrentPassword) || email is null)
+        {
+            return Problems.Create(400, "current_password_required", "Send {\"current_password\": ..., \"new_password\": ...}.");
+        }
+
+        // The current password is guessed here as at the login: the same throttle, per email.
+        if (throttle.RetryAfter(email) is { } wait)
+        {
+            return LoginThrottle.TooManyAttempts(http, wait);
+        }
+
+        if (PasswordProblem(body.NewPassword) is { } problem)
+        {
+            return Problems.Create(400, "weak_password", problem);
+        }
+
+        var verified = await users.VerifyAsync(email, body.CurrentPassword, ct);
+        if (verified is null || verified.Id.ToString() != caller.UserId || verified.TenantId != caller.TenantId)
+        {
+            throttle.Failed(email);
+            return Problems.Create(403, "current_password_wrong", "The current password is wrong; nothing was changed.");
+        }
+
+        throttle.Succeeded(email);
+        await users.UpdateUserAsync(caller.TenantId, verified.Id, null, body.NewPassword, ct);
+        return TypedResults.NoContent(); // the token used here is now stale: log in again with the new password
     }
 
     /// <summary>Adds a user to the tenant (member unless the role says admin).</summary>

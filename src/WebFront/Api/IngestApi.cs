@@ -366,8 +366,9 @@ public static class IngestApi
             return d;
         }
 
-        var twin = earlier.FirstOrDefault(x => x.Sha256 == d.Sha256 && x.Status == DocumentStatuses.Queued)?.Id
-            ?? (replace ? null : await repo.FindSameContentAsync(tenantId, d.Sha256, ct));
+        var twin = earlier.FirstOrDefault(x => x.Sha256 == d.Sha256 && x.Status == DocumentStatuses.Queued) is { } same
+            ? (same.Id, same.FileName)
+            : replace ? null : await repo.FindSameContentAsync(tenantId, d.Sha256, ct);
         if (twin is not { } existing)
         {
             return d;
@@ -377,7 +378,7 @@ public static class IngestApi
         return d with
         {
             Status = DocumentStatuses.Duplicate, ErrorCode = "duplicate",
-            ErrorMessage = $"Same content as document {existing} already in your tenant; it was not indexed twice. Upload with replace=true to index it again as a new version.",
+            ErrorMessage = IngestionRepository.DuplicateMessage(existing.Id, existing.FileName),
         };
     }
 

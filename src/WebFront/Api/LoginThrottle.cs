@@ -60,11 +60,11 @@ public sealed class LoginThrottle(TimeProvider clock)
 
     public void Succeeded(string email) => _failures.TryRemove(Key(email), out _);
 
-    /// <summary>The 429 for an email that must wait, with its Retry-After.</summary>
-    public static ProblemHttpResult TooManyAttempts(HttpContext http, TimeSpan wait)
+    /// <summary>The 429 for an email that must wait, with its Retry-After when answering an HTTP request.</summary>
+    public static ProblemHttpResult TooManyAttempts(HttpContext? http, TimeSpan wait)
     {
         var seconds = Math.Ceiling(wait.TotalSeconds);
-        http.Response.Headers.RetryAfter = seconds.ToString("0", CultureInfo.InvariantCulture);
+        http?.Response.Headers.RetryAfter = seconds.ToString("0", CultureInfo.InvariantCulture);
         return Problems.Create(429, "too_many_attempts",
             $"{MaxFailures} wrong passwords for this email in the last {Window.TotalMinutes:0} minutes; retry in {seconds:0} s.");
     }

@@ -3,6 +3,7 @@ using System.Security.Claims;
 using AuroraNexus.Grains.Storage;
 using AuroraNexus.WebFront.Api;
 using AuroraNexus.WebFront.Components;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
@@ -76,9 +77,14 @@ public static class UiHosting
 
         app.MapPost("/ui/login", static async (
             [FromForm] string? email, [FromForm] string? password, [FromForm(Name = "return_url")] string? returnUrl,
-            HttpContext http, UserRepository users, LoginThrottle throttle, CancellationToken ct) =>
+            HttpContext http, UserRepository users, LoginThrottle throttle, IAntiforgery antiforgery, CancellationToken ct) =>
         {
             var back = LocalUrl(returnUrl);
+            if (!await IsGenuineLoginFormAsync(http, antiforgery))
+            {
+                return Results.LocalRedirect($"/login?error=form_expired&return_url={Uri.EscapeDataString(back)}");
+            }
+
             if (string.IsNullOrWhiteSpace(email) || string.IsNullOrEmpty(password))
             {
                 return Results.LocalRedirect($"/login?error=credentials_required&return_url={Uri.EscapeDataString(back)}");
@@ -105,15 +111,19 @@ public static class UiHosting
                 new Claim("email", user.Email),
                 new Claim(TokenService.StampClaim, user.SecurityStamp.ToString(CultureInfo.InvariantCulture)),
             ], CookieAuthenticationDefaults.AuthenticationScheme, "email", "role");
+
+            // Signed in already (as this user or another): the new cookie replaces the session.
             await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
             return Results.LocalRedirect(user.Role == "admin" ? back : "/denied");
-        }).AllowAnonymous();
+        }).AllowAnonymous().DisableAntiforgery(); // checked in the handler, to answer a stale form with the login page
 
+        // Any page's button must log out, also one whose form token belongs to a session that has ended since. A forged
+        // cross-site post cannot do it: the session cookie is SameSite=Strict, so such a post arrives without it.
         app.MapPost("/ui/logout", static async (HttpContext http) =>
         {
             await http.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
             return Results.LocalRedirect("/login");
-        }).AllowAnonymous();
+        }).AllowAnonymous().DisableAntiforgery();
 
         app.MapGet("/ui/culture", static (string? culture, [FromQuery(Name = "return_url")] string? returnUrl, HttpContext http) =>
         {
@@ -132,6 +142,34 @@ public static class UiHosting
         app.MapOrleansDashboard(routePrefix: "/dashboard")
             .RequireAuthorization(NexusPolicies.Operator)
             .AddEndpointFilter(DashboardSilos.CheckAsync);
+    }
+
+    /// <summary>
+    /// Whether the login form was served by this site to this browser. Its token is tied to whoever was signed in when the
+    /// page was rendered: a login page opened before signing in (in another tab, say) carries an anonymous token, which is
+    /// as genuine as the current session's for a login; anything else is a form that expired.
+    /// </summary>
+    private static async Task<bool> IsGenuineLoginFormAsync(HttpContext http, IAntiforgery antiforgery)
+    {
+        if (await antiforgery.IsRequestValidAsync(http))
+        {
+            return true;
+        }
+
+        if (http.User.Identity?.IsAuthenticated != true)
+        {
+            return false;
+        }
+
+        var signedIn = http.User;
+        http.User = new ClaimsPrincipal(new ClaimsIdentity());
+        if (await antiforgery.IsRequestValidAsync(http))
+        {
+            return true;
+        }
+
+        http.User = signedIn;
+        return false;
     }
 
     /// <summary>Only paths of this site, so that the login form cannot be used to send someone elsewhere.</summary>

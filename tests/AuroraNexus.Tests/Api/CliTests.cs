@@ -58,6 +58,35 @@ public sealed class CliTests(ApiFixture fx) : IDisposable
     }
 
     [Fact]
+    public async Task A_rerun_names_the_document_each_duplicate_repeats_and_replace_indexes_them_as_new_versions()
+    {
+        var unique = Guid.NewGuid().ToString("N");
+        Write("notes/permis.txt", Encoding.UTF8.GetBytes($"Le permis de conduire se renouvelle en ligne. {unique}"));
+        Write("carte.txt", Encoding.UTF8.GetBytes($"La carte grise se demande sur le site de l'agence. {unique}"));
+        var app = "tests-cli-" + unique[..8];
+        Assert.Equal(0, await NexusCli.RunAsync(["ingest", _folder, "--caller-app", app], new StringWriter(), new StringWriter(), Environment()));
+        var first = (await fx.Admin.GetFromJsonAsync<JsonArray>($"/api/documents?caller_app={app}"))!;
+        var permis = first.Single(d => d!["filename"]!.GetValue<string>() == "permis.txt")!["id"]!.GetValue<string>();
+
+        var output = new StringWriter();
+        var exit = await NexusCli.RunAsync(["ingest", _folder, "--caller-app", app], output, new StringWriter(), Environment());
+
+        var text = output.ToString();
+        Assert.Equal(0, exit);
+        Assert.Contains("2 files: 2 duplicate", text);
+        Assert.Contains($"  notes/permis.txt: Same content as document {permis} (permis.txt) already in your tenant; it was not indexed twice.", text);
+        Assert.Matches(@"  carte\.txt: Same content as document [0-9a-f-]{36} \(carte\.txt\)", text);
+        Assert.Contains("2 duplicate(s) not indexed again: to index them as new versions (replacing the documents named above), run again with --replace.", text);
+
+        output = new StringWriter();
+        exit = await NexusCli.RunAsync(["ingest", _folder, "--caller-app", app, "--replace"], output, new StringWriter(), Environment());
+
+        Assert.Equal(0, exit);
+        Assert.Contains("2 files: 2 indexed", output.ToString());
+        Assert.DoesNotContain("duplicate", output.ToString());
+    }
+
+    [Fact]
     public async Task Nexus_ingest_without_credentials_or_folder_says_what_is_missing_with_exit_code_2()
     {
         Write("a.txt", Encoding.UTF8.GetBytes("a"));

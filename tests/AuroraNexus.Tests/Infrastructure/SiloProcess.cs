@@ -127,10 +127,15 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>The Silo binary built next to the tests (project reference), else the one in the Silo project's output.</summary>
-    internal static string SiloAssembly()
+    internal static string SiloAssembly() => ProductAssembly("AuroraNexus.Silo", "Silo");
+
+    /// <summary>The WebFront binary (the single-node app), found as <see cref="SiloAssembly"/> is.</summary>
+    internal static string WebFrontAssembly() => ProductAssembly("AuroraNexus.WebFront", "WebFront");
+
+    private static string ProductAssembly(string name, string project)
     {
-        var local = Path.Combine(AppContext.BaseDirectory, "AuroraNexus.Silo.dll");
-        if (File.Exists(Path.Combine(AppContext.BaseDirectory, "AuroraNexus.Silo.runtimeconfig.json")))
+        var local = Path.Combine(AppContext.BaseDirectory, name + ".dll");
+        if (File.Exists(Path.Combine(AppContext.BaseDirectory, name + ".runtimeconfig.json")))
         {
             return local;
         }
@@ -143,7 +148,7 @@ public sealed class SiloProcess : IAsyncDisposable
             dir = dir.Parent;
         }
 
-        var built = Path.Combine(dir?.FullName ?? ".", "src", "Silo", "bin", configuration, baseDir.Name, "AuroraNexus.Silo.dll");
-        return File.Exists(built) ? built : throw new FileNotFoundException($"Silo binary not found at {local} or {built}; build the solution first");
+        var built = Path.Combine(dir?.FullName ?? ".", "src", project, "bin", configuration, baseDir.Name, name + ".dll");
+        return File.Exists(built) ? built : throw new FileNotFoundException($"{project} binary not found at {local} or {built}; build the solution first");
     }
 }

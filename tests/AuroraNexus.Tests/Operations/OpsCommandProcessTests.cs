@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using AuroraNexus.Tests.Infrastructure;
 
 namespace AuroraNexus.Tests.Operations;
@@ -6,43 +5,10 @@ namespace AuroraNexus.Tests.Operations;
 /// <summary>The Silo binary as ops run it: start-up refusals and the doctor's exit code, in a real process.</summary>
 public sealed class OpsCommandProcessTests
 {
-    private static async Task<(int Exit, string Output)> RunSiloAsync(IReadOnlyDictionary<string, string> env, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(SiloProcess.SiloAssembly());
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
+    private static Task<(int Exit, string Output)> RunSiloAsync(IReadOnlyDictionary<string, string> env, params string[] args) =>
+        ProductCommand.RunAsync(SiloProcess.SiloAssembly(), env, args);
 
-        foreach (var name in new[] { "DATABASE_URL", "S3_ENDPOINT", "QDRANT_URL", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "PUBLIC_DOMAIN" })
-        {
-            start.Environment.Remove(name);
-        }
-
-        foreach (var (k, v) in env)
-        {
-            start.Environment[k] = v;
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return (process.ExitCode, await stdout + await stderr);
-    }
-
-    private static Dictionary<string, string> ClusterSecrets(string dataDir) => new()
+    internal static Dictionary<string, string> ClusterSecrets(string dataDir) => new()
     {
         ["NEXUS_DATA_DIR"] = dataDir,
         ["JWT_SECRET"] = new string('j', 40),
