@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using AuroraNexus.Grains.Hosting;
 using AuroraNexus.Grains.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
 
 namespace AuroraNexus.Tests.Api;
@@ -289,5 +290,70 @@ public sealed class SettingsAndHealthTests(ApiFixture fx)
         Assert.Contains("DATABASE_URL", report.Components["postgres"].Detail);
         Assert.Equal("down", report.Components["schema"].Status);
         Assert.Equal("ok", report.Components["cluster"].Status);
+    }
+    [Fact]
+    public async Task Health_is_not_ready_while_the_schema_is_behind_and_names_the_command_then_ready_once_migrated()
+    {
+        var services = fx.App.Services;
+        var name = "behind_" + Guid.NewGuid().ToString("N")[..12];
+        await using (var admin = NpgsqlDataSource.Create(fx.App.ConnectionString))
+        {
+            await using var create = admin.CreateCommand($"CREATE DATABASE {name}");
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var builder = new NpgsqlConnectionStringBuilder(fx.App.ConnectionString) { Database = name };
+        await using var db = NpgsqlDataSource.Create(builder.ConnectionString);
+        await MigrationRunner.ApplyAsync(db, CancellationToken.None);
+        await using (var forget = db.CreateCommand("DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)"))
+        {
+            await forget.ExecuteNonQueryAsync();
+        }
+
+        var health = new NexusHealth(services, db, services.GetRequiredService<IObjectStore>(), services.GetRequiredService<IGrainFactory>(),
+            services.GetRequiredService<NexusSettings>());
+
+        var behind = await health.CheckAsync(CancellationToken.None);
+        Assert.False(behind.Ready);
+        Assert.Equal("down", behind.Components["schema"].Status);
+        Assert.Contains("migrate", behind.Components["schema"].Detail);
+
+        await MigrationRunner.ApplyAsync(db, CancellationToken.None);
+        var current = await health.CheckAsync(CancellationToken.None);
+        Assert.Equal("ok", current.Components["schema"].Status);
+        Assert.True(current.Ready, string.Join("; ", current.Components.Where(c => c.Value.Status != "ok").Select(c => $"{c.Key}: {c.Value.Detail}")));
+    }
+
+    [Fact]
+    public async Task Health_is_not_ready_while_the_process_drains_after_a_stop_signal()
+    {
+        var services = new StoppingServices(fx.App.Services);
+        var health = new NexusHealth(services, fx.App.Services.GetRequiredService<NpgsqlDataSource>(),
+            fx.App.Services.GetRequiredService<IObjectStore>(), fx.App.Services.GetRequiredService<IGrainFactory>(),
+            fx.App.Services.GetRequiredService<NexusSettings>());
+
+        var report = await health.CheckAsync(CancellationToken.None);
+
+        Assert.False(report.Ready);
+        Assert.Equal("down", report.Components["lifecycle"].Status);
+        Assert.Contains("draining", report.Components["lifecycle"].Detail);
+    }
+
+    /// <summary>The app's services, with a lifetime that has received its stop signal.</summary>
+    private sealed class StoppingServices(IServiceProvider inner) : IServiceProvider, IHostApplicationLifetime
+    {
+        private static readonly CancellationToken Stopped = new(canceled: true);
+
+        public CancellationToken ApplicationStarted => CancellationToken.None;
+
+        public CancellationToken ApplicationStopping => Stopped;
+
+        public CancellationToken ApplicationStopped => CancellationToken.None;
+
+        public object? GetService(Type serviceType) => serviceType == typeof(IHostApplicationLifetime) ? this : inner.GetService(serviceType);
+
+        public void StopApplication()
+        {
+        }
     }
 }
