@@ -88,9 +88,10 @@ public sealed partial class ChunkWorkerGrain(
         try
         {
             await using var stream = await objects.OpenReadAsync(doc.ObjectKey, ct);
-            using var buffer = new MemoryStream();
+            // Sized from the recorded length so the file is held once: when it matches, the buffer is the array itself.
+            using var buffer = new MemoryStream(doc.SizeBytes > 0 && doc.SizeBytes <= Array.MaxLength ? (int)doc.SizeBytes : 0);
             await stream.CopyToAsync(buffer, ct);
-            bytes = buffer.ToArray();
+            bytes = buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
         }
         catch (FileNotFoundException)
         {
