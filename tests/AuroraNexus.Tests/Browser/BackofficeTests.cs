@@ -60,6 +60,7 @@ public sealed class BackofficeTests(BrowserFixture fx)
         await page.Locator("[data-testid=documents-table]").WaitForAsync();
         var corpus = TestApp.CorpusFiles();
         var latin1 = Encoding.Latin1.GetBytes("Résumé de la procédure : déposer le dossier à la mairie, où l'agent vérifie les pièces. Délai : deux à trois semaines.");
+        await BrowserFixture.WaitForFileInputAsync(page);
         await page.Locator("input[type=file]").SetInputFilesAsync(new[]
         {
             new FilePayload { Name = "F3079.txt", MimeType = "text/plain", Buffer = corpus.Single(f => f.Name == "F3079.txt").Content },

@@ -71,6 +71,13 @@ public sealed class BrowserFixture : IAsyncLifetime
         return page;
     }
 
+    /// <summary>
+    /// Waits until Blazor's InputFile has wired its change listener on the page's file input: files set before that
+    /// (the page rendered, its JavaScript initialisation not yet run, a slow circuit) are never uploaded.
+    /// </summary>
+    public static Task WaitForFileInputAsync(IPage page) =>
+        page.WaitForFunctionAsync("() => { const i = document.querySelector('input[type=file]'); return !!i && i._blazorInputFileNextFileId !== undefined; }");
+
     public static Task ScreenshotAsync(IPage page, string name) =>
         page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, name + ".png"), FullPage = true });
 
