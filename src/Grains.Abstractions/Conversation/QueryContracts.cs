@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Orleans.Concurrency;
 
 namespace AuroraNexus.Grains.Conversation;
 
@@ -81,8 +82,11 @@ public sealed record QueryEvent(
 [Alias("nexus.IThreadGrain")]
 public interface IThreadGrain : IGrainWithStringKey
 {
-    /// <remarks>Longer than the tenant grain's LLM budget, so that a slow provider surfaces as its own error code.</remarks>
-    [Alias("Ask"), ResponseTimeout("00:05:00")]
+    /// <remarks>
+    /// Longer than the tenant grain's LLM budget, so that a slow provider surfaces as its own error code. Interleaves like
+    /// the streamed form's calls do, so that both wait in one queue inside the grain and run in the order they arrived.
+    /// </remarks>
+    [Alias("Ask"), ResponseTimeout("00:05:00"), AlwaysInterleave]
     Task<QueryResult> AskAsync(QueryRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>The same answer, streamed as the model writes it; questions of one thread still run one at a time.</summary>

@@ -22,7 +22,8 @@ public sealed partial class ThreadGrain(
 {
     private const int MinPassages = 4;
 
-    // Streams are enumerated through calls that interleave with the grain's other calls: this keeps one question at a time.
+    // Both forms of a question interleave (streams are enumerated through interleaving calls, and AskAsync is marked so):
+    // this first-in first-out gate keeps one question at a time, in the order they arrived, streamed or not.
     private readonly SemaphoreSlim _turn = new(1, 1);
     private ThreadKey _key;
     private ThreadStateRow? _state;

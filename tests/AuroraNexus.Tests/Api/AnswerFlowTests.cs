@@ -241,6 +241,51 @@ public sealed class AnswerFlowTests(TenancyFixture fx)
     }
 
     [Fact]
+    public async Task Questions_of_one_thread_run_in_the_order_they_arrived_streamed_or_not()
+    {
+        var tenant = await LlmTenantAsync("fifo");
+        const string thread = "fifo-thread";
+        string[] questions =
+        [
+            "Comment obtenir l'AME pour la première fois ?",
+            "Quels documents fournir pour l'AME ?",
+            "Combien de temps dure l'AME ?",
+            "Où déposer une demande d'AME ?",
+        ];
+        // The first holds the thread; a plain question, then a streamed one, then a plain one queue behind it.
+        fx.Stub.EnqueueSlow(TimeSpan.FromMilliseconds(1500));
+        var first = IngestionApiTests.Ask(tenant.Admin, questions[0], TenancyFixture.CallerApp, thread);
+        await Task.Delay(300);
+        var second = IngestionApiTests.Ask(tenant.Admin, questions[1], TenancyFixture.CallerApp, thread);
+        await Task.Delay(300);
+        var third = Task.Run(() => StreamAsync(tenant.Admin, questions[2], thread));
+        await Task.Delay(300);
+        var fourth = IngestionApiTests.Ask(tenant.Admin, questions[3], TenancyFixture.CallerApp, thread);
+        await Task.WhenAll(first, second, third, fourth);
+
+        await using var connection = new NpgsqlConnection(fx.App.ConnectionString);
+        await connection.OpenAsync();
+        await using var cmd = new NpgsqlCommand(
+            "SELECT question FROM queries_log WHERE tenant_id = @t AND thread_id = @th ORDER BY created_at", connection);
+        cmd.Parameters.AddWithValue("t", tenant.Id);
+        cmd.Parameters.AddWithValue("th", thread);
+        var order = new List<string>();
+        await using (var r = await cmd.ExecuteReaderAsync())
+        {
+            while (await r.ReadAsync())
+            {
+                order.Add(r.GetString(0));
+            }
+        }
+
+        Assert.Equal(questions, order);
+        await using var last = new NpgsqlCommand("SELECT last_question FROM thread_state WHERE tenant_id = @t AND thread_id = @th", connection);
+        last.Parameters.AddWithValue("t", tenant.Id);
+        last.Parameters.AddWithValue("th", thread);
+        Assert.Equal(questions[3], await last.ExecuteScalarAsync());
+    }
+
+    [Fact]
     public async Task A_thread_whose_stored_outline_is_corrupt_goes_on_without_it()
     {
         var tenant = await fx.CreateTenantAsync("corrupt", Files);
