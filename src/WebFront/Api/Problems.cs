@@ -117,7 +117,8 @@ public static class Problems
     };
 
     /// <summary>The problem for a failed LLM call, with Retry-After when the provider said when to come back.</summary>
-    public static ProblemHttpResult FromLlm(HttpContext http, LlmException error)
+    /// <param name="queryId">The <c>queries_log</c> row that recorded the failure, when there is one: the problem names it.</param>
+    public static ProblemHttpResult FromLlm(HttpContext http, LlmException error, Guid? queryId = null)
     {
         var status = error.Code.ApiStatus();
         if (RetryAfterSeconds(error, status) is { } seconds)
@@ -125,7 +126,13 @@ public static class Problems
             http.Response.Headers.RetryAfter = seconds;
         }
 
-        return Create(status, error.ErrorCode, error.Message);
+        var problem = Create(status, error.ErrorCode, error.Message);
+        if (queryId is { } id)
+        {
+            problem.ProblemDetails.Extensions["query_id"] = id;
+        }
+
+        return problem;
     }
 
     /// <summary>The Retry-After header value (whole seconds, rounded up) for a 429 or 503 whose provider said when to come back.</summary>

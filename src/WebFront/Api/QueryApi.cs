@@ -53,7 +53,7 @@ public static partial class QueryApi
                 // An expected outcome with a stable code, not a crash: one warning line, no stack trace.
                 LogLlmFailure(logs.CreateLogger("AuroraNexus.Query"), caller.TenantId, ex.ErrorCode, ex.Message);
                 NexusMetrics.QueryAnswered(caller.TenantId, "error");
-                return Problems.FromLlm(http, ex);
+                return Problems.FromLlm(http, ex, request.QueryId);
             }
 
             NexusMetrics.QueryAnswered(caller.TenantId, response.Mode);
@@ -145,7 +145,7 @@ public static partial class QueryApi
         catch (LlmException ex)
         {
             LogLlmFailure(logger, tenant, ex.ErrorCode, ex.Message);
-            return Problems.FromLlm(http, ex);
+            return Problems.FromLlm(http, ex, request.QueryId);
         }
 
         http.Response.ContentType = "text/event-stream";

@@ -150,7 +150,33 @@ public sealed class AnswerFlowTests(TenancyFixture fx)
         };
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         var response = await tenant.Admin.SendAsync(request);
-        await ByokTests.AssertProblemAsync(response, HttpStatusCode.BadGateway, "provider_auth_failed");
+        var problem = await ByokTests.AssertProblemAsync(response, HttpStatusCode.BadGateway, "provider_auth_failed");
+
+        // The problem names the queries_log row that recorded the failure, as the error event of a stream does.
+        var queryId = Guid.Parse(problem["query_id"]!.GetValue<string>());
+        await using var connection = new NpgsqlConnection(fx.App.ConnectionString);
+        await connection.OpenAsync();
+        await using var cmd = new NpgsqlCommand("SELECT error_code FROM queries_log WHERE tenant_id = @t AND id = @id", connection);
+        cmd.Parameters.AddWithValue("t", tenant.Id);
+        cmd.Parameters.AddWithValue("id", queryId);
+        Assert.Equal("provider_auth_failed", await cmd.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task A_failed_plain_question_names_its_queries_log_row()
+    {
+        var tenant = await LlmTenantAsync("fail-plain");
+        fx.Stub.EnqueueInvalidKey();
+        var response = await tenant.Admin.PostAsJsonAsync("/api/query",
+            new { question = "Qui peut demander l'AME ?", caller_app = TenancyFixture.CallerApp });
+        var problem = await ByokTests.AssertProblemAsync(response, HttpStatusCode.BadGateway, "provider_auth_failed");
+        var queryId = Guid.Parse(problem["query_id"]!.GetValue<string>());
+        await using var connection = new NpgsqlConnection(fx.App.ConnectionString);
+        await connection.OpenAsync();
+        await using var cmd = new NpgsqlCommand("SELECT error_code FROM queries_log WHERE tenant_id = @t AND id = @id", connection);
+        cmd.Parameters.AddWithValue("t", tenant.Id);
+        cmd.Parameters.AddWithValue("id", queryId);
+        Assert.Equal("provider_auth_failed", await cmd.ExecuteScalarAsync());
     }
 
     [Fact]

@@ -69,7 +69,9 @@ public sealed class BatchRecoveryTests(BatchRecoveryFixture fx) : IClassFixture<
     [Fact]
     public async Task Deleting_a_document_while_it_is_indexed_stops_its_work_and_nothing_of_it_comes_back()
     {
-        var big = string.Join("\n\n", Enumerable.Range(1, 400).Select(i =>
+        // Long enough (about 400 chunks, many seconds of embedding) that the delete lands mid-work even when a loaded
+        // machine stalls the test for seconds between seeing it processing and deleting it.
+        var big = string.Join("\n\n", Enumerable.Range(1, 1200).Select(i =>
             $"Article {i}. La demande de logement social numéro {i} se dépose auprès de la mairie ou en ligne ; le dossier {i * 7} comprend un avis d'imposition, une pièce d'identité et les justificatifs de ressources des {i % 9 + 1} derniers mois."));
         using var form = new MultipartFormDataContent
         {
