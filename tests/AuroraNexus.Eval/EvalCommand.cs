@@ -20,10 +20,14 @@ public static class EvalCommand
     /// <summary>Tenant settings to apply before asking (JSON body of PUT /api/admin/settings), for tuning runs.</summary>
     private static string? Settings { get; set; }
 
+    /// <summary>A file to write the questions whose expected document is not first, with what came before it.</summary>
+    private static string? MissesFile { get; set; }
+
     public static async Task<int> RunAsync(string[] args)
     {
         var options = Args.Parse(args);
         Settings = options.Get("settings");
+        MissesFile = options.Get("misses");
         var corpusDir = options.Get("corpus-dir") ?? "../shared/corpus";
         var evalFile = options.Get("eval") ?? "../shared/eval/retrieval-dev.jsonl";
         if (!Directory.Exists(corpusDir) || !File.Exists(evalFile))
@@ -131,6 +135,7 @@ public static class EvalCommand
             .ToDictionary(x => x.Name, x => x.Canonical);
         var latencies = new List<double>();
         var ranks = new List<int?>();
+        var misses = new List<string>();
         foreach (var q in qs)
         {
             var sw = Stopwatch.StartNew();
@@ -149,6 +154,15 @@ public static class EvalCommand
                 .Distinct().Take(10).ToList();
             var rank = docs.IndexOf(canonical.GetValueOrDefault(q.Expected, q.Expected));
             ranks.Add(rank < 0 ? null : rank + 1);
+            if (rank != 0)
+            {
+                misses.Add($"{corpus}\t{(rank < 0 ? "-" : (rank + 1).ToString(CultureInfo.InvariantCulture))}\t{q.Question}\t{q.Expected}\t{string.Join(" ", docs.Take(5))}");
+            }
+        }
+
+        if (MissesFile is { } missesFile)
+        {
+            await File.AppendAllLinesAsync(missesFile, misses);
         }
 
         double Recall(int k) => ranks.Count(r => r <= k) / (double)ranks.Count;
