@@ -11,6 +11,8 @@ namespace AuroraNexus.Bench;
 /// <summary>
 /// One upload of a generated file (default 300 MB) to a single-node app, streamed by the client: the process's working
 /// set is sampled during the upload (until the 202), so the figure shows whether the server holds the file in memory.
+/// With <c>--s3-endpoint URL --s3-access-key K --s3-secret-key S</c> the upload goes to that S3 server instead of the
+/// local folder store (e.g. s3rver: <c>node tests/tools/s3rver.js DIR K S</c>).
 /// </summary>
 public static class UploadBench
 {
@@ -33,6 +35,9 @@ public static class UploadBench
             ["ADMIN_DEFAULT_PASSWORD"] = Password,
             ["NEXUS_MAX_UPLOAD_BYTES"] = (size + 1024 * 1024).ToString(CultureInfo.InvariantCulture),
             ["Logging:LogLevel:Default"] = "Warning",
+            ["S3_ENDPOINT"] = Arg(args, "--s3-endpoint"),
+            ["MINIO_ROOT_USER"] = Arg(args, "--s3-access-key"),
+            ["MINIO_ROOT_PASSWORD"] = Arg(args, "--s3-secret-key"),
         }) ?? throw new InvalidOperationException("configuration refused");
         try
         {
@@ -78,7 +83,7 @@ public static class UploadBench
             }
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"upload of {megabytes} MB: {elapsed.TotalSeconds:F1} s wall, {cpuUsed.TotalSeconds:F1} s CPU (client and server in one process), "
+                $"upload of {megabytes} MB to {(Arg(args, "--s3-endpoint") is { } s3 ? "S3 at " + s3 : "the local folder store")}: {elapsed.TotalSeconds:F1} s wall, {cpuUsed.TotalSeconds:F1} s CPU (client and server in one process), "
                 + $"working set {baseline / 1048576} MB before, peak {peak / 1048576} MB during the upload (+{(peak - baseline) / 1048576} MB)"));
             Console.WriteLine($"document: {body!["documents"]![0]!["status"]} {body["documents"]![0]!["error_code"]}");
             return 0;

@@ -69,14 +69,15 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
     public async Task PutAsync(string key, Stream content, CancellationToken cancellationToken)
     {
         Stream body = content;
-        MemoryStream? copy = null;
+        FileStream? spool = null;
         if (!content.CanSeek)
         {
-            // The SDK needs the length up front to send one PUT; without it, it would start a multipart upload.
-            copy = new MemoryStream();
-            await content.CopyToAsync(copy, cancellationToken);
-            copy.Position = 0;
-            body = copy;
+            // The SDK needs the length up front (one PUT, or a multipart upload of bounded parts for a large object):
+            // an upload read as it arrives is spooled to a temporary file first, so memory stays bounded whatever its size.
+            spool = Spool();
+            await content.CopyToAsync(spool, cancellationToken);
+            spool.Position = 0;
+            body = spool;
         }
 
         try
@@ -91,20 +92,41 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         }
         finally
         {
-            copy?.Dispose();
+            if (spool is not null)
+            {
+                await spool.DisposeAsync();
+            }
         }
     }
 
+    /// <summary>
+    /// The object, read whole into a temporary file that is removed when the stream is closed: the served SDK hands
+    /// the body to a callback that must consume it, and a ranged GET cannot be trusted, so the object is not held in memory.
+    /// </summary>
     public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
     {
-        var buffer = new MemoryStream();
-        await Guard(() => _client.GetObjectAsync(new GetObjectArgs()
-            .WithBucket(_options.UploadsBucket)
-            .WithObject(key)
-            .WithCallbackStream(async (stream, ct) => await stream.CopyToAsync(buffer, ct)), cancellationToken), _options.UploadsBucket, key);
-        buffer.Position = 0;
-        return buffer;
+        var spool = Spool();
+        try
+        {
+            await Guard(() => _client.GetObjectAsync(new GetObjectArgs()
+                .WithBucket(_options.UploadsBucket)
+                .WithObject(key)
+                .WithCallbackStream(async (stream, ct) => await stream.CopyToAsync(spool, ct)), cancellationToken), _options.UploadsBucket, key);
+            spool.Position = 0;
+            return spool;
+        }
+        catch
+        {
+            await spool.DisposeAsync();
+            throw;
+        }
     }
+
+    /// <summary>A temporary file only this stream sees, deleted when it is closed (also when the process dies on Linux once closed).</summary>
+    private static FileStream Spool() => new(
+        Path.Combine(Path.GetTempPath(), $"nexus-s3-{Guid.NewGuid():N}.part"),
+        FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 81920,
+        FileOptions.DeleteOnClose | FileOptions.Asynchronous | FileOptions.SequentialScan);
 
     public async Task DeleteAsync(string key, CancellationToken cancellationToken)
     {

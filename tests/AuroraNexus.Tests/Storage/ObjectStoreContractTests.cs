@@ -40,6 +40,21 @@ public abstract class ObjectStoreContract
     }
 
     [Fact]
+    public async Task A_large_stream_without_a_length_is_stored_whole()
+    {
+        // Larger than one S3 part (5 MiB): the S3 store sends it as a multipart upload from its spool file.
+        var bytes = RandomNumberGenerator.GetBytes(12 * 1024 * 1024 + 5);
+        var key = NewKey();
+        await Store.PutAsync(key, new ForwardOnlyStream(bytes), CancellationToken.None);
+
+        await using var read = await Store.OpenReadAsync(key, CancellationToken.None);
+        using var copy = new MemoryStream();
+        await read.CopyToAsync(copy);
+        Assert.Equal(SHA256.HashData(bytes), SHA256.HashData(copy.ToArray()));
+        Assert.Equal(bytes.Length, copy.Length);
+    }
+
+    [Fact]
     public async Task Putting_the_same_key_again_replaces_the_object()
     {
         var key = NewKey();
@@ -184,6 +199,23 @@ public sealed class S3ObjectStoreContractTests : ObjectStoreContract, IAsyncLife
         await second.PutAsync("t/one", new MemoryStream([7]), CancellationToken.None);
         await using var read = await first.OpenReadAsync("t/one", CancellationToken.None);
         Assert.Equal(7, read.ReadByte());
+    }
+
+    [Fact]
+    public async Task A_read_object_is_held_in_a_temporary_file_removed_when_it_is_closed()
+    {
+        await _store.PutAsync("t/spooled", new MemoryStream(Encoding.UTF8.GetBytes("contenu")), CancellationToken.None);
+
+        var read = await _store.OpenReadAsync("t/spooled", CancellationToken.None);
+        var file = Assert.IsType<FileStream>(read).Name;
+        Assert.True(File.Exists(file));
+        using (var reader = new StreamReader(read, Encoding.UTF8, leaveOpen: true))
+        {
+            Assert.Equal("contenu", await reader.ReadToEndAsync());
+        }
+
+        await read.DisposeAsync();
+        Assert.False(File.Exists(file));
     }
 
     [Fact]
