@@ -15,6 +15,9 @@ namespace AuroraNexus.WebFront.Api;
 /// </param>
 public sealed record AcceptedDocument(Guid Id, string Filename, string Status, string? ErrorCode, string? Error, ImmutableArray<Guid> Replaced);
 
+/// <summary>A file the backoffice uploads: its name, its type, and how to read it once (from the browser, as it arrives).</summary>
+public sealed record UploadSource(string FileName, string? ContentType, Func<CancellationToken, Stream> Open);
+
 public sealed record IngestAccepted(Guid BatchId, string Status, ImmutableArray<AcceptedDocument> Documents);
 
 public sealed record BatchDocumentBody(Guid Id, string Filename, string Status, string? ErrorCode, string? Error, int Chunks);
@@ -229,11 +232,11 @@ public static class IngestApi
     }
 
     /// <summary>
-    /// The backoffice's upload: files it has already received, each held to NEXUS_MAX_UPLOAD_BYTES, then the same
-    /// path as the API (<see cref="FinishAsync"/>).
+    /// The backoffice's upload: each file is read from its source once, straight into the object store (hashed and
+    /// counted on the way, held to NEXUS_MAX_UPLOAD_BYTES per file), then the same path as the API (<see cref="FinishAsync"/>).
     /// </summary>
     public static async Task<Results<Accepted<IngestAccepted>, ProblemHttpResult>> IngestFilesAsync(
-        Caller caller, string callerApp, IReadOnlyList<IFormFile> files, bool replace, long maxBytes, IngestionRepository repo,
+        Caller caller, string callerApp, IReadOnlyList<UploadSource> files, bool replace, long maxBytes, IngestionRepository repo,
         IObjectStore objects, IGrainFactory grains, UserRepository users, CancellationToken ct)
     {
         var received = new List<NewDocument>();
@@ -242,7 +245,7 @@ public static class IngestApi
         {
             foreach (var file in files)
             {
-                await using var body = file.OpenReadStream();
+                await using var body = file.Open(ct);
                 received.Add(await StoreAsync(caller.TenantId, file.FileName, file.ContentType, body, new UploadBudget(maxBytes), objects, stored, ct));
             }
         }
@@ -278,6 +281,21 @@ public static class IngestApi
         if (received.Count == 0)
         {
             return Problems.Create(400, "no_files", "Attach at least one file in the multipart field `files`.");
+        }
+
+        if (received.All(d => d.ErrorCode == "unsupported_type"))
+        {
+            // Nothing in the request can be read (none of it was stored): the request itself is refused. A request
+            // with at least one readable file is accepted, and the others are failed documents of its batch.
+            foreach (var _ in received)
+            {
+                NexusMetrics.DocumentIngested(caller.TenantId, DocumentStatuses.Failed);
+            }
+
+            return Problems.Create(415, "unsupported_type", received.Count == 1
+                ? $"{received[0].FileName}: {received[0].ErrorMessage}"
+                : $"None of the {received.Count} files is of a supported type ({string.Join(", ", received.Select(d => d.FileName).Take(5))}"
+                    + $"{(received.Count > 5 ? ", …" : "")}); supported: {string.Join(", ", SupportedExtensions.Order())}. Nothing was stored.");
         }
 
         // A caller app is registered the first time it sends documents; admins see and manage it under caller-apps.

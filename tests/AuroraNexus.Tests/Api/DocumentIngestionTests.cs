@@ -79,9 +79,32 @@ public sealed class DocumentIngestionTests(ApiFixture fx)
         var response = await fx.Admin.PostAsync("/api/ingest", form);
         var body = (await response.Content.ReadFromJsonAsync<JsonNode>())!;
 
-        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        Assert.Equal("unsupported_type", body["documents"]![0]!["error_code"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Equal("unsupported_type", body["code"]!.GetValue<string>());
+        Assert.Contains("image.png", body["detail"]!.GetValue<string>());
+        Assert.Contains(".docx", body["detail"]!.GetValue<string>());
         Assert.Equal(before, ObjectCount());
+    }
+
+    [Fact]
+    public async Task An_unsupported_file_next_to_a_readable_one_fails_alone_in_an_accepted_batch()
+    {
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent("tests-unsupported"), "caller_app" },
+            { new ByteArrayContent(new byte[1000]), "files", "photo.png" },
+            { new ByteArrayContent(Encoding.UTF8.GetBytes("La carte vitale se commande en ligne. " + Guid.NewGuid())), "files", "carte.txt" },
+        };
+        var response = await fx.Admin.PostAsync("/api/ingest", form);
+        var body = (await response.Content.ReadFromJsonAsync<JsonNode>())!;
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var byName = body["documents"]!.AsArray().ToDictionary(d => d!["filename"]!.GetValue<string>(), d => d!);
+        Assert.Equal("unsupported_type", byName["photo.png"]["error_code"]!.GetValue<string>());
+        Assert.Equal("failed", byName["photo.png"]["status"]!.GetValue<string>());
+        Assert.Equal("queued", byName["carte.txt"]["status"]!.GetValue<string>());
+        Assert.Equal("(missing)", ObjectPath(byName["photo.png"]["id"]!.GetValue<string>()));
+        Assert.True(File.Exists(ObjectPath(byName["carte.txt"]["id"]!.GetValue<string>())));
     }
 
     [Fact]
