@@ -318,6 +318,13 @@ internal static class ProbeCheck
         }
 
         var probe = context.Probes.FirstOrDefault(p => p.Name == probeName);
+        if (probe is null && context.Settings is null)
+        {
+            // The adapters are built from the settings: with the configuration refused there is nothing to probe with.
+            return [new(check, FindingLevel.Warning, $"{variable} is set but {probeName} was not probed: the configuration does not load (see the errors above)",
+                "fix the configuration errors above, then run doctor again")];
+        }
+
         if (probe is null)
         {
             return [new(check, FindingLevel.Warning, $"{variable} is set but this build has no {probeName} adapter to probe it with",

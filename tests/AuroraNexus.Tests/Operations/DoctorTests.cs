@@ -239,6 +239,36 @@ public sealed class DoctorTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(FindingLevel.Warning, Line(report, "public_domain").Level);
         Assert.Equal(FindingLevel.Ok, Line(report, "postgres").Level);
         Assert.Equal(FindingLevel.Ok, Line(report, "schema").Level);
+        // The store adapters are built from the refused configuration: the bucket line says why it did not probe.
+        Assert.Contains("not probed", Line(report, "buckets").Verdict);
+        Assert.Contains("configuration", Line(report, "buckets").Fix);
+    }
+
+    [Fact]
+    public async Task Unreachable_stores_are_probed_through_the_real_adapters_and_named()
+    {
+        var cs = await MigratedDatabaseAsync("doctor_stores");
+        var closed = $"http://127.0.0.1:{ClosedPort()}";
+        var config = Cluster(cs, ("S3_ENDPOINT", closed), ("MINIO_ROOT_USER", "nexus"), ("MINIO_ROOT_PASSWORD", "long-enough-password"),
+            ("QDRANT_URL", closed));
+
+        var report = await OpsCommands.RunDoctorAsync(config, Ct);
+
+        Assert.Equal(2, report.ExitCode);
+        var buckets = Line(report, "buckets");
+        Assert.Equal(FindingLevel.Error, buckets.Level);
+        Assert.Contains("unreachable", buckets.Verdict);
+        Assert.Contains("S3_ENDPOINT", buckets.Verdict + buckets.Fix);
+        var qdrant = Line(report, "qdrant");
+        Assert.Equal(FindingLevel.Error, qdrant.Level);
+        Assert.Contains("QDRANT_URL", qdrant.Verdict + qdrant.Fix);
+    }
+
+    private static int ClosedPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     [Fact]
@@ -259,7 +289,7 @@ public sealed class DoctorTests(PostgresFixture postgres) : IDisposable
         Assert.Equal("restart a silo: it creates the collection", qdrant.Fix);
         var buckets = Line(report, "buckets");
         Assert.Equal(FindingLevel.Warning, buckets.Level);
-        Assert.Contains("no object_store adapter", buckets.Verdict);
+        Assert.Contains("object_store was not probed", buckets.Verdict);
     }
 
     [Fact]
