@@ -255,7 +255,7 @@ public static class OpsCommands
     public static async Task<IResult> ReadinessAsync(NexusHealth health, CancellationToken ct)
     {
         var report = await health.CheckAsync(ct);
-        return Results.Json(report, statusCode: report.Ready ? 200 : 503);
+        return Results.Json(report.ForPublic(), statusCode: report.Ready ? 200 : 503);
     }
 
     /// <summary>NEXUS_BIND_ADDRESS (0.0.0.0 in containers); loopback by default so that nothing is exposed by accident.</summary>

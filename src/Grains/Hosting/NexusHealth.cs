@@ -20,13 +20,32 @@ public sealed record ComponentHealth(string Status, string Detail, bool Required
 public sealed record NexusRuntimeMode(bool SingleNode);
 
 /// <summary><see cref="Status"/>: <c>ok</c>, <c>degraded</c> (ready, but something needs an admin) or <c>down</c>.</summary>
-public sealed record HealthReport(string Status, bool Ready, IReadOnlyDictionary<string, ComponentHealth> Components);
+public sealed record HealthReport(string Status, bool Ready, IReadOnlyDictionary<string, ComponentHealth> Components)
+{
+    /// <summary>Components whose detail speaks of accounts and keys: only operators read it.</summary>
+    public static readonly IReadOnlySet<string> OperatorOnly = new HashSet<string>(StringComparer.Ordinal) { "admin_password", "credentials_key" };
+
+    /// <summary>
+    /// The report for someone who is not an operator (an anonymous probe, a load balancer): the same statuses, but the
+    /// details that speak of accounts and keys point at where an operator reads them.
+    /// </summary>
+    public HealthReport ForPublic() => this with
+    {
+        Components = Components.ToDictionary(kv => kv.Key, kv => OperatorOnly.Contains(kv.Key)
+            ? kv.Value with { Detail = $"{kv.Value.Status}; the detail is for operators: GET /api/health with an admin token of the default tenant, or the doctor" }
+            : kv.Value),
+    };
+}
 
 /// <summary>Readiness of every component a request depends on, each with a reason a person can act on.</summary>
 public sealed class NexusHealth(
     IServiceProvider services, NpgsqlDataSource db, IObjectStore objects, IGrainFactory grains, NexusSettings settings)
 {
-    public async Task<HealthReport> CheckAsync(CancellationToken ct)
+    /// <param name="tenantId">
+    /// Counts the admins with a default password and the stored credentials of this tenant only (a tenant admin's
+    /// overview); null counts every tenant's (operators, the doctor).
+    /// </param>
+    public async Task<HealthReport> CheckAsync(CancellationToken ct, string? tenantId = null)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(5));
@@ -101,8 +120,8 @@ public sealed class NexusHealth(
             : new("ok", $"{embedder.ModelName} in process");
         if (c["schema"].Status == "ok")
         {
-            c["credentials_key"] = await CredentialKeyHealthAsync(timeout.Token);
-            c["admin_password"] = await AdminPasswordHealthAsync(timeout.Token);
+            c["credentials_key"] = await CredentialKeyHealthAsync(tenantId, timeout.Token);
+            c["admin_password"] = await AdminPasswordHealthAsync(tenantId, timeout.Token);
         }
         else
         {
@@ -145,10 +164,10 @@ public sealed class NexusHealth(
     }
 
     /// <summary>Counts stored credentials by the key that made them; one no configured key can read makes it degraded.</summary>
-    private async Task<ComponentHealth> CredentialKeyHealthAsync(CancellationToken ct)
+    private async Task<ComponentHealth> CredentialKeyHealthAsync(string? tenantId, CancellationToken ct)
     {
         var keys = settings.CredentialKeys;
-        var counts = await new LlmCatalogRepository(db).CountByFingerprintAsync(ct);
+        var counts = await new LlmCatalogRepository(db).CountByFingerprintAsync(ct, tenantId);
         var total = counts.Values.Sum();
         var unreadable = counts.Where(kv => !keys.Contains(kv.Key)).ToList();
         var configured = $"LLM_CREDENTIALS_ENC_KEY holds {keys.Fingerprints.Count} key(s) ({string.Join(", ", keys.Fingerprints)}; new credentials use {keys.PrimaryFingerprint})";
@@ -167,9 +186,9 @@ public sealed class NexusHealth(
             : new("ok", $"{total} credential(s) readable. {configured}", Required: false);
     }
 
-    private async Task<ComponentHealth> AdminPasswordHealthAsync(CancellationToken ct)
+    private async Task<ComponentHealth> AdminPasswordHealthAsync(string? tenantId, CancellationToken ct)
     {
-        var seeded = await new UserRepository(db).AdminsWithSeededPasswordAsync(ct);
+        var seeded = await new UserRepository(db).AdminsWithSeededPasswordAsync(ct, tenantId);
         return seeded.Count == 0
             ? new("ok", "no admin uses a generated or weak seeded password", Required: false)
             : new("degraded",

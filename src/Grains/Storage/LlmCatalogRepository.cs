@@ -289,9 +289,12 @@ public sealed class LlmCatalogRepository(NpgsqlDataSource db)
     }
 
     /// <summary>Count of stored credentials per key fingerprint, across tenants (health and doctor).</summary>
-    public async Task<IReadOnlyDictionary<string, int>> CountByFingerprintAsync(CancellationToken ct)
+    /// <summary>Stored credentials by the key that encrypted them: one tenant's, or every tenant's when <paramref name="tenantId"/> is null.</summary>
+    public async Task<IReadOnlyDictionary<string, int>> CountByFingerprintAsync(CancellationToken ct, string? tenantId = null)
     {
-        await using var cmd = db.CreateCommand("SELECT key_fingerprint, count(*)::int FROM llm_credentials GROUP BY key_fingerprint");
+        await using var cmd = db.CreateCommand(
+            "SELECT key_fingerprint, count(*)::int FROM llm_credentials WHERE @t::text IS NULL OR tenant_id = @t GROUP BY key_fingerprint");
+        cmd.Parameters.Add(new NpgsqlParameter("t", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)tenantId ?? DBNull.Value });
         var rows = await ReadAllAsync(cmd, r => (r.GetString(0), r.GetInt32(1)), ct);
         return rows.ToDictionary(r => r.Item1, r => r.Item2);
     }

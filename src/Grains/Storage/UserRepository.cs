@@ -265,9 +265,12 @@ public sealed class UserRepository(NpgsqlDataSource db, IPasswordHasher<string> 
     }
 
     /// <summary>Admins whose password is still the one seeded from ADMIN_DEFAULT_PASSWORD (or generated at first start).</summary>
-    public async Task<IReadOnlyList<string>> AdminsWithSeededPasswordAsync(CancellationToken ct)
+    /// <summary>Admins still on a generated or weak seeded password: one tenant's, or every tenant's when <paramref name="tenantId"/> is null.</summary>
+    public async Task<IReadOnlyList<string>> AdminsWithSeededPasswordAsync(CancellationToken ct, string? tenantId = null)
     {
-        await using var cmd = db.CreateCommand("SELECT email FROM users WHERE role = 'admin' AND seeded_default ORDER BY email");
+        await using var cmd = db.CreateCommand(
+            "SELECT email FROM users WHERE role = 'admin' AND seeded_default AND (@t::text IS NULL OR tenant_id = @t) ORDER BY email");
+        cmd.Parameters.Add(new NpgsqlParameter("t", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)tenantId ?? DBNull.Value });
         var emails = new List<string>();
         await using var r = await cmd.ExecuteReaderAsync(ct);
         while (await r.ReadAsync(ct))
