@@ -293,6 +293,34 @@ public sealed class ByokTests(TenancyFixture fx)
     }
 
     [Fact]
+    public async Task A_credential_rotated_to_a_new_key_is_masked_to_its_new_end_and_the_next_call_uses_it()
+    {
+        const string newKey = "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";
+        var tenant = await fx.CreateTenantAsync("rotate-key");
+        var saved = await fx.AddOpenRouterCredentialAsync(tenant.Admin, TenantKey);
+        var id = saved["credential"]!["id"]!.GetValue<string>();
+        var secret = fx.App.Services.GetRequiredService<NexusSettings>().GatewaySecret;
+        using var http = new HttpClient { BaseAddress = fx.App.GatewayAddress };
+        var body = new { model = OpenRouterStub.DefaultModel, messages = new[] { new { role = "user", content = "Bonjour" } } };
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(http, body, secret, tenant.Id)).StatusCode);
+        Assert.Equal("Bearer " + TenantKey, fx.Stub.ChatRequests[^1].Authorization);
+
+        var rotated = await tenant.Admin.PutAsJsonAsync($"/api/admin/providers/credentials/{id}", new { api_key = newKey });
+        Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
+        var view = (await tenant.Admin.GetFromJsonAsync<JsonNode>($"/api/admin/providers/credentials/{id}"))!;
+        var masked = view["masked_key"]!.GetValue<string>();
+        Assert.EndsWith(newKey[^4..], masked);
+        Assert.DoesNotContain(newKey[9..40], masked);
+        Assert.Equal("readable", view["status"]!.GetValue<string>());
+        Assert.DoesNotContain(newKey, await tenant.Admin.GetStringAsync("/api/admin/providers/credentials"));
+
+        // The next call, on whichever silo, signs with the new key.
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(http, body, secret, tenant.Id)).StatusCode);
+        Assert.Equal("Bearer " + newKey, fx.Stub.ChatRequests[^1].Authorization);
+        Assert.DoesNotContain(newKey, fx.Logs.All);
+    }
+
+    [Fact]
     public async Task A_generated_or_weak_seeded_admin_password_keeps_health_degraded_until_it_is_changed()
     {
         // ADMIN_DEFAULT_PASSWORD here is one of the operator's choosing: nothing to act on.
@@ -306,8 +334,25 @@ public sealed class ByokTests(TenancyFixture fx)
         Assert.Equal("degraded", health["components"]!["admin_password"]!["status"]!.GetValue<string>());
         var reason = health["components"]!["admin_password"]!["detail"]!.GetValue<string>();
         Assert.Contains("ADMIN_DEFAULT_PASSWORD", reason);
-        Assert.DoesNotContain(TestApp.AdminEmail, reason); // health is anonymous: it names no account
+        Assert.DoesNotContain(TestApp.AdminEmail, reason);
         Assert.True(health["ready"]!.GetValue<bool>());
+
+        // Anyone may ask for health: the same status, but the account detail is for operators only.
+        using (var stranger = fx.App.Anonymous())
+        {
+            var open = (await stranger.GetFromJsonAsync<JsonNode>("/api/health"))!;
+            Assert.Equal("degraded", open["components"]!["admin_password"]!["status"]!.GetValue<string>());
+            Assert.DoesNotContain("ADMIN_DEFAULT_PASSWORD", open["components"]!["admin_password"]!["detail"]!.GetValue<string>());
+            Assert.Contains("operators", open["components"]!["admin_password"]!["detail"]!.GetValue<string>());
+            Assert.Contains("operators", open["components"]!["credentials_key"]!["detail"]!.GetValue<string>());
+        }
+
+        // Another tenant's overview counts its own admins: the default tenant's password is not its warning.
+        var other = await fx.CreateTenantAsync("own-admins");
+        var scoped = await fx.App.Services.GetRequiredService<NexusHealth>().CheckAsync(CancellationToken.None, other.Id);
+        Assert.Equal("ok", scoped.Components["admin_password"].Status);
+        var forTenantAdmin = (await other.Admin.GetFromJsonAsync<JsonNode>("/api/health"))!;
+        Assert.DoesNotContain("ADMIN_DEFAULT_PASSWORD", forTenantAdmin["components"]!["admin_password"]!["detail"]!.GetValue<string>());
 
         await AssertProblemAsync(await fx.PlatformAdmin.PostAsJsonAsync("/api/auth/password",
             new { current_password = "wrong-password-here", new_password = "a-much-better-password" }), HttpStatusCode.Forbidden, "current_password_wrong");

@@ -38,7 +38,13 @@ public sealed class TenancyFixture : IAsyncLifetime
             ["LLM_PROVIDER_KIND"] = "openrouter",
             ["NEXUS_ALLOW_PRIVATE_LLM_URLS"] = "true", // the stub answers on loopback
             ["PUBLIC_DOMAIN"] = "rag.example.test",
+            // Debug everywhere, the framework's chatty categories included (the app keeps them at Warning unless told),
+            // and HttpClient at Trace (its request headers): the tests read these logs for secrets.
             ["Logging:LogLevel:Default"] = "Debug",
+            ["Logging:LogLevel:Microsoft.AspNetCore"] = "Debug",
+            ["Logging:LogLevel:Orleans"] = "Debug",
+            ["Logging:LogLevel:Polly"] = "Debug",
+            ["Logging:LogLevel:System.Net.Http"] = "Trace",
         }, Logs);
         PlatformAdmin = await App.LoginAsync();
     }

@@ -81,11 +81,26 @@ public sealed class BackofficeTests(BrowserFixture fx)
         Assert.Contains("invalid_encoding", reason);
         Assert.Contains("Latin-1", reason);
 
+        // Each file had its own bar, read to the end.
+        var bars = await page.Locator("[data-testid=upload-progress]").AllInnerTextsAsync();
+        Assert.Equal(3, bars.Count);
+        Assert.All(bars, b => Assert.Contains("100%", b));
+        Assert.Contains(bars, b => b.Contains("broken-latin1.txt", StringComparison.Ordinal));
+
         // The list below shows them too, with the error code on the failed one.
         var table = page.Locator("[data-testid=documents-table]");
         await Assertions.Expect(table).ToContainTextAsync("broken-latin1.txt");
         await Assertions.Expect(table).ToContainTextAsync("invalid_encoding");
         await BrowserFixture.ScreenshotAsync(page, "documents-upload");
+
+        // The batches page lists the batch; its row opens each document's outcome.
+        await page.GotoAsync("/batches");
+        var batches = page.Locator("[data-testid=batches-table]");
+        await Assertions.Expect(batches).ToContainTextAsync("completed_with_errors");
+        await batches.Locator("tbody tr", new() { HasText = "completed_with_errors" }).First.ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=batch-detail]")).ToContainTextAsync("invalid_encoding");
+        await Assertions.Expect(page.Locator("[data-testid=batch-detail]")).ToContainTextAsync("F3079.txt");
+        await BrowserFixture.ScreenshotAsync(page, "batches");
         await page.Context.CloseAsync();
     }
 
@@ -115,6 +130,19 @@ public sealed class BackofficeTests(BrowserFixture fx)
         await Assertions.Expect(followUp).ToContainTextAsync("sid");
         Assert.Equal(2, await page.Locator("[data-testid=pg-turn]").CountAsync());
         await BrowserFixture.ScreenshotAsync(page, "playground-follow-up");
+
+        // The queries log shows both turns, the follow-up with its section; its caller-app filter filters.
+        await page.GotoAsync("/queries");
+        var log = page.Locator("[data-testid=queries-table]");
+        var app = page.Locator("[data-testid=queries-app] input, input[data-testid=queries-app]").First;
+        await app.FillAsync("no-such-caller-app");
+        await page.ClickAsync("[data-testid=queries-search]");
+        await Assertions.Expect(log).Not.ToContainTextAsync("dernier vivant");
+        await app.FillAsync("playground");
+        await page.ClickAsync("[data-testid=queries-search]");
+        await Assertions.Expect(log).ToContainTextAsync("Comment faire une donation au dernier vivant ?");
+        await Assertions.Expect(log).ToContainTextAsync("S2");
+        await BrowserFixture.ScreenshotAsync(page, "queries-log");
         await page.Context.CloseAsync();
     }
 

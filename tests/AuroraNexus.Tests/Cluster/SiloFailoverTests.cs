@@ -213,6 +213,27 @@ public sealed class SiloFailoverTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(3, await ScalarAsync($"SELECT count(*) FROM orleansmembershiptable WHERE deploymentid = '{clusterId}' AND status = {SiloActive}"));
         Assert.True(reform < startTimes.Max(t => t.Ready) + TimeSpan.FromSeconds(30),
             $"the restart took {reform.TotalSeconds:F1} s against {startTimes.Max(t => t.Ready).TotalSeconds:F1} s at first start: it waited on stale rows");
+
+        // --- the whole cluster killed at once (a host lost): every row stays Active, nobody left to declare them dead.
+        foreach (var silo in _silos)
+        {
+            await silo.KillAsync();
+        }
+
+        Assert.Equal(3, await ScalarAsync($"SELECT count(*) FROM orleansmembershiptable WHERE deploymentid = '{clusterId}' AND status = {SiloActive}"));
+        foreach (var silo in _silos)
+        {
+            await silo.DisposeAsync();
+        }
+
+        _silos.Clear();
+        var afterCrash = await StartSilosAsync(env, ports, clusterId);
+        var reformAfterCrash = afterCrash.Max(t => t.Ready);
+        output.WriteLine($"restart after every silo was SIGKILLed (3 stale Active rows): cluster re-formed and ready in {reformAfterCrash.TotalSeconds:F1} s");
+        // The new generations took over their ports' stale rows: only they are Active.
+        Assert.Equal(3, await ScalarAsync($"SELECT count(*) FROM orleansmembershiptable WHERE deploymentid = '{clusterId}' AND status = {SiloActive}"));
+        Assert.True(reformAfterCrash < startTimes.Max(t => t.Ready) + TimeSpan.FromSeconds(30),
+            $"the restart after a crash took {reformAfterCrash.TotalSeconds:F1} s against {startTimes.Max(t => t.Ready).TotalSeconds:F1} s at first start: it waited on stale rows");
     }
 
     private async Task<List<(TimeSpan Joined, TimeSpan Ready)>> StartSilosAsync(
