@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.RegularExpressions;
 using Npgsql;
 
 namespace AuroraNexus.Grains.Retrieval;
@@ -9,7 +10,11 @@ public sealed record ChunkText(long ChunkId, Guid DocumentId, string FileName, i
 /// <param name="AccentStemWeight">Weight of the accent-kept stemming column added to the accent-folded one; 0 to skip it.</param>
 /// <param name="Documents">Whether to score whole documents too.</param>
 /// <param name="Lead">Whether to score the first line of each document too.</param>
-public sealed record LexicalOptions(int Limit, double K1, double B, double AccentStemWeight, bool Documents, bool Lead);
+/// <param name="AsideWeight">
+/// Weight of the words that appear only inside parentheses of the question (an acronym's expansion, a clarification),
+/// against 1 for the rest.
+/// </param>
+public sealed record LexicalOptions(int Limit, double K1, double B, double AccentStemWeight, bool Documents, bool Lead, double AsideWeight = 1);
 
 /// <summary>The best chunks and the best documents for a question.</summary>
 public sealed record LexicalResult(ImmutableArray<LexicalHit> Chunks, ImmutableArray<DocumentHit> Documents)
@@ -43,7 +48,7 @@ public sealed record LexicalResult(ImmutableArray<LexicalHit> Chunks, ImmutableA
 /// (the stemmer on the words as written) — and are scored with BM25 over the tenant's own chunks and documents
 /// (document frequencies are the tenant's, never global). A document's first line is scored apart.
 /// </summary>
-public sealed class LexicalSearch(NpgsqlDataSource db)
+public sealed partial class LexicalSearch(NpgsqlDataSource db)
 {
     /// <summary>The full-text columns of <c>chunks</c> (whole text, first line) and the configuration both are built with.</summary>
     private static readonly (string Column, string Lead, string Config)[] Columns =
@@ -57,6 +62,10 @@ public sealed class LexicalSearch(NpgsqlDataSource db)
     internal const string QuestionWords =
         "comment quel quels quelle quelles quoi pourquoi quand combien peut peux puis doit dois faut faire a été " +
         "how what which why when can could should would does do";
+
+    /// <summary>What the question says in parentheses: weighted by <see cref="LexicalOptions.AsideWeight"/>.</summary>
+    [GeneratedRegex(@"\([^()]*\)")]
+    private static partial Regex Asides();
 
     public async Task<LexicalResult> SearchAsync(string tenantId, string query, LexicalOptions options, CancellationToken ct)
     {
@@ -87,6 +96,14 @@ public sealed class LexicalSearch(NpgsqlDataSource db)
                 UNION ALL
                 SELECT lexeme FROM asked WHERE NOT EXISTS (SELECT 1 FROM kept)
             ),
+            main AS (
+                SELECT lexeme FROM unnest(to_tsvector('{{cfg}}', @main))
+            ),
+            qw AS (
+                SELECT lexeme, CASE WHEN lexeme IN (SELECT lexeme FROM main) OR NOT EXISTS (SELECT 1 FROM main JOIN q USING (lexeme))
+                                    THEN 1.0 ELSE @aside END::float8 AS w
+                FROM q
+            ),
             tsq AS (
                 SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS query FROM q
             ),
@@ -108,9 +125,9 @@ public sealed class LexicalSearch(NpgsqlDataSource db)
             ),
             chunk AS (
                 SELECT m.id, m.document_id,
-                       sum(ln(1 + (stats.n - df.df + 0.5) / (df.df + 0.5))
+                       sum(qw.w * ln(1 + (stats.n - df.df + 0.5) / (df.df + 0.5))
                            * m.tf * (@k1 + 1) / (m.tf + @k1 * (1 - @b + @b * m.dl / stats.avgdl))) AS score
-                FROM m JOIN df USING (lexeme), stats
+                FROM m JOIN df USING (lexeme) JOIN qw USING (lexeme), stats
                 GROUP BY m.id, m.document_id
             ),
             dm AS (
@@ -123,14 +140,14 @@ public sealed class LexicalSearch(NpgsqlDataSource db)
             ),
             doc AS (
                 SELECT dm.document_id,
-                       sum(ln(1 + (stats.docs - df.ddf + 0.5) / (df.ddf + 0.5))
+                       sum(qw.w * ln(1 + (stats.docs - df.ddf + 0.5) / (df.ddf + 0.5))
                            * dm.tf * (@k1 + 1) / (dm.tf + @k1 * (1 - @b + @b * dl.dl * stats.docs / stats.tokens))) AS score
-                FROM dm JOIN df USING (lexeme) JOIN dl USING (document_id), stats
+                FROM dm JOIN df USING (lexeme) JOIN qw USING (lexeme) JOIN dl USING (document_id), stats
                 GROUP BY dm.document_id
             ),
             lead AS (
-                SELECT c.document_id, sum(ln(1 + (stats.docs - df.ddf + 0.5) / (df.ddf + 0.5))) AS score
-                FROM chunks c, stats, unnest(c.{{leadCol}}) AS u JOIN df USING (lexeme)
+                SELECT c.document_id, sum(qw.w * ln(1 + (stats.docs - df.ddf + 0.5) / (df.ddf + 0.5))) AS score
+                FROM chunks c, stats, unnest(c.{{leadCol}}) AS u JOIN df USING (lexeme) JOIN qw USING (lexeme)
                 WHERE c.tenant_id = @t AND c.chunk_index = 0 AND @lead
                   AND c.document_id IN (SELECT document_id FROM dm)
                 GROUP BY c.document_id
@@ -142,6 +159,8 @@ public sealed class LexicalSearch(NpgsqlDataSource db)
             """);
         cmd.Parameters.AddWithValue("t", tenantId);
         cmd.Parameters.AddWithValue("q", query);
+        cmd.Parameters.AddWithValue("main", Asides().Replace(query, " "));
+        cmd.Parameters.AddWithValue("aside", options.AsideWeight);
         cmd.Parameters.AddWithValue("qwords", QuestionWords);
         cmd.Parameters.AddWithValue("k1", options.K1);
         cmd.Parameters.AddWithValue("b", options.B);

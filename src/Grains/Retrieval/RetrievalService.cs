@@ -19,7 +19,7 @@ public sealed partial class RetrievalService(
         CancellationToken ct)
     {
         var options = new LexicalOptions(settings.LexicalCandidates, settings.Bm25K1, settings.Bm25B, settings.AccentStemWeight,
-            settings.DocumentWeight > 0 || settings.LeadWeight > 0, settings.LeadWeight > 0);
+            settings.DocumentWeight > 0 || settings.LeadWeight > 0, settings.LeadWeight > 0, settings.AsideWeight);
         var start = Stopwatch.GetTimestamp();
         var lexicalTask = lexical.SearchAsync(tenantId, query, options, ct);
         var vector = await embedder.EmbedQueryAsync(query, ct);

@@ -20,6 +20,7 @@ public sealed class SettingsRepository(NpgsqlDataSource db)
     public const string Bm25B = "BM25_B";
     public const string CacheTtlMinutes = "CACHE_TTL_MINUTES";
     public const string CacheMaxEntries = "CACHE_MAX_ENTRIES";
+    public const string AsideWeight = "LEXICAL_ASIDE_WEIGHT";
 
     public async Task<TenantSettings> LoadAsync(string tenantId, CancellationToken ct)
     {
@@ -48,7 +49,8 @@ public sealed class SettingsRepository(NpgsqlDataSource db)
             Real(values, Bm25K1, d.Bm25K1, 0, 10),
             Real(values, Bm25B, d.Bm25B, 0, 1),
             Int(values, CacheTtlMinutes, d.CacheTtlMinutes, 0, 10080),
-            Int(values, CacheMaxEntries, d.CacheMaxEntries, 10, 100_000));
+            Int(values, CacheMaxEntries, d.CacheMaxEntries, 10, 100_000),
+            Real(values, AsideWeight, d.AsideWeight, 0, 1));
     }
 
     /// <summary>Stores the given values in one transaction: all of them or, if any is refused, none.</summary>

@@ -24,11 +24,12 @@ public sealed record SettingsBody(
     [property: JsonConverter(typeof(SettingReal))] double? Bm25K1 = null,
     [property: JsonConverter(typeof(SettingReal))] double? Bm25B = null,
     [property: JsonConverter(typeof(SettingInt))] int? CacheTtlMinutes = null,
-    [property: JsonConverter(typeof(SettingInt))] int? CacheMaxEntries = null)
+    [property: JsonConverter(typeof(SettingInt))] int? CacheMaxEntries = null,
+    [property: JsonConverter(typeof(SettingReal))] double? LexicalAsideWeight = null)
 {
     public static SettingsBody From(TenantSettings s) => new(
         s.RetrieveK, s.MmrLambda, s.DenseWeight, s.SystemPrompt, s.LexicalCandidates, s.DenseCandidates, s.AccentStemWeight,
-        s.DocumentWeight, s.LeadWeight, s.Bm25K1, s.Bm25B, s.CacheTtlMinutes, s.CacheMaxEntries);
+        s.DocumentWeight, s.LeadWeight, s.Bm25K1, s.Bm25B, s.CacheTtlMinutes, s.CacheMaxEntries, s.AsideWeight);
 }
 
 /// <summary>
@@ -165,6 +166,7 @@ public static class AdminSettingsApi
         Bm25B = body.Bm25B ?? saved.Bm25B,
         CacheTtlMinutes = body.CacheTtlMinutes ?? saved.CacheTtlMinutes,
         CacheMaxEntries = body.CacheMaxEntries ?? saved.CacheMaxEntries,
+        AsideWeight = body.LexicalAsideWeight ?? saved.AsideWeight,
     };
 
     /// <summary>Validates and stores the given settings (null fields unchanged); the API's and the backoffice's path.</summary>
@@ -191,6 +193,7 @@ public static class AdminSettingsApi
             (SettingsRepository.Bm25B, body.Bm25B),
             (SettingsRepository.CacheTtlMinutes, body.CacheTtlMinutes),
             (SettingsRepository.CacheMaxEntries, body.CacheMaxEntries),
+            (SettingsRepository.AsideWeight, body.LexicalAsideWeight),
         };
         await settings.SetAllAsync(tenant, [.. values.Where(v => v.Value is not null).Select(v => (v.Key, v.Value!))], ct);
 
@@ -252,6 +255,12 @@ public static class AdminSettingsApi
             {
                 return Invalid(name, $"{name} must be a number between 0 (off) and 10.");
             }
+        }
+
+        if (Outside(body.LexicalAsideWeight, 0, 1))
+        {
+            return Invalid("lexical_aside_weight",
+                "lexical_aside_weight must be a number between 0 (words in parentheses ignored when the rest has words) and 1 (counted like the rest).");
         }
 
         if (Outside(body.Bm25K1, 0, 10))

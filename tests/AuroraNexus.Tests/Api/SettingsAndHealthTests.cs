@@ -98,6 +98,7 @@ public sealed class SettingsAndHealthTests(ApiFixture fx)
                  {
                      new { bm25_b = 1.5 }, new { bm25_k1 = -1 }, new { fusion_document_weight = 11 }, new { fusion_lead_weight = -0.1 },
                      new { lexical_accent_stem_weight = 20 }, new { lexical_candidates = 0 }, new { dense_candidates = 5000 },
+                     new { lexical_aside_weight = 1.5 }, new { lexical_aside_weight = -0.5 },
                  })
         {
             response = await fx.Admin.PutAsJsonAsync("/api/admin/settings", body);
@@ -246,11 +247,12 @@ public sealed class SettingsAndHealthTests(ApiFixture fx)
             var current = (await fx.Admin.GetFromJsonAsync<JsonNode>("/api/admin/settings"))!;
             Assert.Equal(d.Bm25K1, current["bm25_k1"]!.GetValue<double>());
             Assert.Equal(d.DocumentWeight, current["fusion_document_weight"]!.GetValue<double>());
+            Assert.Equal(0.25, current["lexical_aside_weight"]!.GetValue<double>());
 
             var put = await fx.Admin.PutAsJsonAsync("/api/admin/settings", new
             {
                 bm25_k1 = 1.2, bm25_b = 0.5, fusion_document_weight = 0, fusion_lead_weight = 0, lexical_accent_stem_weight = 0,
-                lexical_candidates = 100, dense_candidates = 80,
+                lexical_candidates = 100, dense_candidates = 80, lexical_aside_weight = 1,
             });
             var saved = (await put.Content.ReadFromJsonAsync<JsonNode>())!;
             Assert.Equal(HttpStatusCode.OK, put.StatusCode);
@@ -259,6 +261,7 @@ public sealed class SettingsAndHealthTests(ApiFixture fx)
             Assert.Equal(0, saved["fusion_document_weight"]!.GetValue<double>());
             Assert.Equal(100, saved["lexical_candidates"]!.GetValue<int>());
             Assert.Equal(80, saved["dense_candidates"]!.GetValue<int>());
+            Assert.Equal(1, saved["lexical_aside_weight"]!.GetValue<double>());
 
             // Chunk-only full text, accent-folded column alone: still answers.
             var answer = await IngestionApiTests.Ask(fx.Admin, "Comment faire une donation au dernier vivant ?", ApiFixture.CallerApp);
@@ -270,7 +273,7 @@ public sealed class SettingsAndHealthTests(ApiFixture fx)
             {
                 bm25_k1 = d.Bm25K1, bm25_b = d.Bm25B, fusion_document_weight = d.DocumentWeight, fusion_lead_weight = d.LeadWeight,
                 lexical_accent_stem_weight = d.AccentStemWeight, lexical_candidates = d.LexicalCandidates,
-                dense_candidates = d.DenseCandidates,
+                dense_candidates = d.DenseCandidates, lexical_aside_weight = d.AsideWeight,
             });
         }
     }

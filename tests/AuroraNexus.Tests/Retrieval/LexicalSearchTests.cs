@@ -29,6 +29,30 @@ public sealed class LexicalSearchTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Words_in_parentheses_count_less_so_the_document_that_answers_outranks_the_one_that_defines()
+    {
+        await using var db = await SeedAsync("lexical_asides", ("acme",
+        [
+            ("faed.txt", "Le Fichier automatisé des empreintes digitales (FAED) contient les empreintes des personnes mises en cause dans une procédure pénale et les traces relevées sur les lieux d'une infraction."),
+            ("faed-consultation.txt", "Seuls les agents habilités ont directement accès au FAED. Les officiers de police judiciaire sont destinataires des résultats de la consultation du fichier. Le FAED peut également être consulté par les services de police d'États étrangers."),
+            ("faed-duree.txt", "Les informations du FAED sont conservées 25 ans. Vous pouvez demander leur effacement."),
+            ("permis.txt", "Le permis de conduire se demande en ligne."),
+        ]));
+        var search = new LexicalSearch(db);
+        const string question = "FAED (Fichier automatisé des empreintes digitales) : qui peut le consulter ?";
+
+        var asides = await FileNamesAsync(db, await search.SearchAsync("acme", question, Options with { AsideWeight = 0.25 }, Ct));
+        var flat = await FileNamesAsync(db, await search.SearchAsync("acme", question, Options with { AsideWeight = 1 }, Ct));
+
+        Assert.Equal("faed-consultation.txt", asides[0]);
+        Assert.Equal("faed.txt", flat[0]);
+
+        // A question that is all parentheses keeps its words at full weight.
+        var onlyAside = await FileNamesAsync(db, await search.SearchAsync("acme", "(permis de conduire)", Options with { AsideWeight = 0 }, Ct));
+        Assert.Equal("permis.txt", onlyAside[0]);
+    }
+
+    [Fact]
     public async Task A_question_made_only_of_question_words_still_searches_with_them()
     {
         await using var db = await SeedAsync("lexical_only_question_words", ("acme",
