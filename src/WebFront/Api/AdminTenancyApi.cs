@@ -249,7 +249,8 @@ public static partial class AdminTenancyApi
             : Problems.Create(409, "caller_app_exists", $"The caller app '{name}' is already registered.");
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteCallerAppAsync(
+    /// <summary>Forgets a caller app of the tenant (its documents and threads stay); the API's and the backoffice's path.</summary>
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteCallerAppAsync(
         string tenant, string name, UserRepository repo, CancellationToken ct) =>
         await repo.DeleteCallerAppAsync(tenant, name, ct)
             ? TypedResults.NoContent()

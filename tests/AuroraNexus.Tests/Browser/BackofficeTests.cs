@@ -283,6 +283,34 @@ public sealed class BackofficeTests(BrowserFixture fx)
     }
 
     [Fact]
+    public async Task Users_page_adds_a_member_and_a_caller_app_and_deletes_the_app()
+    {
+        var (_, email, password, client) = await fx.CreateTenantAsync("users");
+        var page = await fx.LoginAsync(email, password);
+        await page.GotoAsync("/users");
+        await page.Locator("[data-testid=users-table]").WaitForAsync();
+
+        await page.Locator("[data-testid=user-email] input, input[data-testid=user-email]").First.FillAsync("new.member@users.tests.local");
+        await page.Locator("[data-testid=user-password] input, input[data-testid=user-password]").First.FillAsync("member-password-123");
+        await page.ClickAsync("[data-testid=user-add]");
+        await Assertions.Expect(page.Locator("[data-testid=users-table]")).ToContainTextAsync("new.member@users.tests.local");
+
+        await page.Locator("[data-testid=app-name] input, input[data-testid=app-name]").First.FillAsync("kiosk");
+        await page.ClickAsync("[data-testid=app-add]");
+        var apps = page.Locator("[data-testid=apps-table]");
+        await Assertions.Expect(apps).ToContainTextAsync("kiosk");
+        await apps.Locator("tr", new() { HasText = "kiosk" }).Locator("[data-testid=app-delete]").ClickAsync();
+        await Assertions.Expect(apps).Not.ToContainTextAsync("kiosk");
+        await BrowserFixture.ScreenshotAsync(page, "users");
+        await page.Context.CloseAsync();
+
+        var users = await client.GetStringAsync("/api/admin/users");
+        Assert.Contains("new.member@users.tests.local", users);
+        Assert.DoesNotContain("kiosk", await client.GetStringAsync("/api/admin/caller-apps"));
+        client.Dispose();
+    }
+
+    [Fact]
     public async Task Member_cannot_open_admin_pages_nor_the_dashboard()
     {
         var page = await fx.LoginAsync(BrowserFixture.MemberEmail, BrowserFixture.MemberPassword);
