@@ -342,6 +342,43 @@ public sealed class SettingsAndHealthTests(ApiFixture fx)
         Assert.Contains("draining", report.Components["lifecycle"].Detail);
     }
 
+    [Fact]
+    public async Task Health_is_not_ready_while_this_silo_is_not_active_in_the_cluster()
+    {
+        var real = fx.App.Services.GetRequiredService<Orleans.Runtime.IClusterMembershipService>();
+        var local = fx.App.Services.GetRequiredService<Orleans.Runtime.ILocalSiloDetails>().SiloAddress;
+        var services = new JoiningServices(fx.App.Services, real, local);
+        var health = new NexusHealth(services, fx.App.Services.GetRequiredService<NpgsqlDataSource>(),
+            fx.App.Services.GetRequiredService<IObjectStore>(), fx.App.Services.GetRequiredService<IGrainFactory>(),
+            fx.App.Services.GetRequiredService<NexusSettings>());
+
+        var report = await health.CheckAsync(CancellationToken.None);
+
+        Assert.False(report.Ready);
+        Assert.Equal("down", report.Components["cluster"].Status);
+        Assert.Contains("Joining", report.Components["cluster"].Detail);
+        Assert.True((await fx.App.Services.GetRequiredService<NexusHealth>().CheckAsync(CancellationToken.None)).Ready);
+    }
+
+    /// <summary>The app's services, with a membership view in which this silo is still joining.</summary>
+    private sealed class JoiningServices(IServiceProvider inner, Orleans.Runtime.IClusterMembershipService real, Orleans.Runtime.SiloAddress local)
+        : IServiceProvider, Orleans.Runtime.IClusterMembershipService
+    {
+        public Orleans.Runtime.ClusterMembershipSnapshot CurrentSnapshot => new(
+            real.CurrentSnapshot.Members.SetItem(local, new Orleans.Runtime.ClusterMember(local, Orleans.Runtime.SiloStatus.Joining, "joining")),
+            real.CurrentSnapshot.Version);
+
+        public IAsyncEnumerable<Orleans.Runtime.ClusterMembershipSnapshot> MembershipUpdates => real.MembershipUpdates;
+
+        public ValueTask Refresh(Orleans.Runtime.MembershipVersion minimumVersion = default, CancellationToken cancellationToken = default) =>
+            real.Refresh(minimumVersion, cancellationToken);
+
+        public Task<bool> TryKill(Orleans.Runtime.SiloAddress siloAddress) => Task.FromResult(false);
+
+        public object? GetService(Type serviceType) =>
+            serviceType == typeof(Orleans.Runtime.IClusterMembershipService) ? this : inner.GetService(serviceType);
+    }
+
     /// <summary>The app's services, with a lifetime that has received its stop signal.</summary>
     private sealed class StoppingServices(IServiceProvider inner) : IServiceProvider, IHostApplicationLifetime
     {
