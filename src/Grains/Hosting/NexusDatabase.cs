@@ -116,6 +116,10 @@ public sealed partial class NexusDatabase : IAsyncDisposable
             }
 
             LogAdminSeeded(logger, settings.AdminEmail);
+            if (!generated && mustChange)
+            {
+                LogWeakSeed(logger, settings.AdminEmail);
+            }
         }
     }
 
@@ -157,4 +161,7 @@ public sealed partial class NexusDatabase : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Seeded the admin account {Email} of the default tenant")]
     private static partial void LogAdminSeeded(ILogger logger, string email);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "ADMIN_DEFAULT_PASSWORD is weak (short, a placeholder or a published example): log in as {Email} and change it (backoffice My account, or POST /api/auth/password); health stays degraded until then")]
+    private static partial void LogWeakSeed(ILogger logger, string email);
 }

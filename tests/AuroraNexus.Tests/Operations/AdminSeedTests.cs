@@ -47,12 +47,19 @@ public sealed class AdminSeedTests(PostgresFixture postgres) : IDisposable
         }).Build(), singleNode: false);
         await using var database = await NexusDatabase.OpenAsync(settings, allowEmbedded: false, migrate: true, NullLogger.Instance, CancellationToken.None);
 
+        using var logs = new LogCapture();
         var (_, printed) = await ConsoleCapture.RunAsync(async () =>
         {
-            await database.SeedAsync(settings, NullLogger.Instance, CancellationToken.None);
+            await database.SeedAsync(settings, logs.CreateLogger("seed"), CancellationToken.None);
             return 0;
         });
         Assert.Equal(chosen is null, printed.Contains("Admin account created", StringComparison.Ordinal));
+        // A weak password someone chose is called out in the log (a generated one is printed instead).
+        Assert.Equal(flagged && chosen is not null, logs.Lines.Any(l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("ADMIN_DEFAULT_PASSWORD is weak", StringComparison.Ordinal)));
+        if (chosen is not null)
+        {
+            Assert.DoesNotContain(chosen, logs.All);
+        }
 
         var seeded = await new UserRepository(database.DataSource).AdminsWithSeededPasswordAsync(CancellationToken.None);
         Assert.Equal(flagged ? ["admin@seed.test"] : [], seeded);
