@@ -69,10 +69,13 @@ public sealed partial class ChunkWorkerGrain(
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogAttemptFailed(logger, ex, work.TenantId, doc.DocumentId, attempt);
-            var message = $"attempt {attempt} failed with {ex.GetType().Name}";
+            // A store that does not answer is not the file's fault: its own message says which store and what to check.
+            var (code, message) = StoreOutage(ex) is { } outage
+                ? outage
+                : ("processing_error", $"attempt {attempt} failed with {ex.GetType().Name}");
             await repository.FinishAttemptAsync(work.TenantId, doc.DocumentId, attempt, DocumentStatuses.Queued,
-                "processing_error", message, CancellationToken.None);
-            return new DocumentOutcome(DocumentStatuses.Queued, 0, "processing_error", message, Retryable: true);
+                code, message, CancellationToken.None);
+            return new DocumentOutcome(DocumentStatuses.Queued, 0, code, message, Retryable: true);
         }
         finally
         {
@@ -137,21 +140,42 @@ public sealed partial class ChunkWorkerGrain(
         return new DocumentOutcome(DocumentStatuses.Indexed, stored.Count, null, null, Retryable: false);
     }
 
+    /// <summary>The error code and message of an attempt that failed because a store did not answer, or null.</summary>
+    private static (string Code, string Message)? StoreOutage(Exception ex) => ex switch
+    {
+        ObjectStoreUnavailableException => ("object_store_unavailable", ex.Message),
+        VectorStoreUnavailableException => ("vector_store_unavailable", ex.Message),
+        _ => null,
+    };
+
     /// <summary>Out of attempts: the document fails with the last error its attempts left, and nothing of it stays searchable.</summary>
     private async Task<DocumentOutcome> GiveUpAsync(DocumentWork work, BatchDocumentRow last, CancellationToken ct)
     {
-        var cause = last.ErrorCode is { } code
-            ? $"the last one failed with {code} ({last.ErrorMessage})"
-            : "each was lost with the silo running it (stopped or killed while working on this file)";
-        var message = $"indexing was tried {last.Attempts} times without success; {cause}. Check the file (it may be too large or malformed for the extractor) and upload it again; if it keeps failing, the silo logs name document {work.Document.DocumentId}.";
-        if (!await repository.GiveUpDocumentAsync(work.TenantId, work.Document.DocumentId, "processing_failed", message, ct))
+        var finalCode = "processing_failed";
+        string message;
+        if (last.ErrorCode is "object_store_unavailable" or "vector_store_unavailable")
+        {
+            // The file was never the problem: say which store was away and how to run it again once it is back.
+            finalCode = last.ErrorCode;
+            message = $"indexing was tried {last.Attempts} times while a store did not answer ({last.ErrorMessage}). The file itself is fine: " +
+                $"once the store answers again (GET /api/health), re-index it (POST /api/documents/{work.Document.DocumentId}/reindex, or Re-index in the backoffice).";
+        }
+        else
+        {
+            var cause = last.ErrorCode is { } code
+                ? $"the last one failed with {code} ({last.ErrorMessage})"
+                : "each was lost with the silo running it (stopped or killed while working on this file)";
+            message = $"indexing was tried {last.Attempts} times without success; {cause}. Check the file (it may be too large or malformed for the extractor) and upload it again; if it keeps failing, the silo logs name document {work.Document.DocumentId}.";
+        }
+
+        if (!await repository.GiveUpDocumentAsync(work.TenantId, work.Document.DocumentId, finalCode, message, ct))
         {
             return Outcome(await repository.GetBatchDocumentAsync(work.TenantId, work.Document.DocumentId, CancellationToken.None));
         }
 
         await ((IVectorStore)ServiceProvider.GetService(typeof(IVectorStore))!).DeleteDocumentAsync(work.TenantId, work.Document.DocumentId, CancellationToken.None);
-        LogFailed(logger, work.TenantId, work.Document.DocumentId, "processing_failed");
-        return new DocumentOutcome(DocumentStatuses.Failed, 0, "processing_failed", message, Retryable: false);
+        LogFailed(logger, work.TenantId, work.Document.DocumentId, finalCode);
+        return new DocumentOutcome(DocumentStatuses.Failed, 0, finalCode, message, Retryable: false);
     }
 
     /// <summary>Keeps the claim alive; cancels the work as soon as the claim is no longer this attempt's.</summary>

@@ -24,12 +24,15 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
     private readonly S3StoreOptions _options;
     private readonly IMinioClient _client;
     private readonly ILogger _logger;
+    private readonly string _spoolDirectory;
     private volatile bool _bucketsEnsured;
 
-    public S3ObjectStore(S3StoreOptions options, ILogger<S3ObjectStore> logger)
+    /// <param name="spoolDirectory">Where uploads and reads are spooled (the system's temporary directory by default).</param>
+    public S3ObjectStore(S3StoreOptions options, ILogger<S3ObjectStore> logger, string? spoolDirectory = null)
     {
         _options = options;
         _logger = logger;
+        _spoolDirectory = spoolDirectory ?? Path.GetTempPath();
         var endpoint = options.Endpoint;
         _client = new MinioClient()
             .WithEndpoint(endpoint.Host, endpoint.Port)
@@ -70,23 +73,24 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
     {
         Stream body = content;
         FileStream? spool = null;
-        if (!content.CanSeek)
-        {
-            // The SDK needs the length up front (one PUT, or a multipart upload of bounded parts for a large object):
-            // an upload read as it arrives is spooled to a temporary file first, so memory stays bounded whatever its size.
-            spool = Spool();
-            await content.CopyToAsync(spool, cancellationToken);
-            spool.Position = 0;
-            body = spool;
-        }
-
-        if (body.Length - body.Position > PartCollectionInterval)
-        {
-            body = new PartCollectingStream(body);
-        }
-
         try
         {
+            if (!content.CanSeek)
+            {
+                // The SDK needs the length up front (one PUT, or a multipart upload of bounded parts for a large object):
+                // an upload read as it arrives is spooled to a temporary file first, so memory stays bounded whatever
+                // its size. Refused or cut off while spooling, the file goes with the finally below.
+                spool = Spool();
+                await content.CopyToAsync(spool, cancellationToken);
+                spool.Position = 0;
+                body = spool;
+            }
+
+            if (body.Length - body.Position > PartCollectionInterval)
+            {
+                body = new PartCollectingStream(body);
+            }
+
             var length = body.Length - body.Position;
             await Guard(() => _client.PutObjectAsync(new PutObjectArgs()
                 .WithBucket(_options.UploadsBucket)
@@ -185,8 +189,8 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
     }
 
     /// <summary>A temporary file only this stream sees, deleted when it is closed (also when the process dies on Linux once closed).</summary>
-    private static FileStream Spool() => new(
-        Path.Combine(Path.GetTempPath(), $"nexus-s3-{Guid.NewGuid():N}.part"),
+    private FileStream Spool() => new(
+        Path.Combine(_spoolDirectory, $"nexus-s3-{Guid.NewGuid():N}.part"),
         FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 81920,
         FileOptions.DeleteOnClose | FileOptions.Asynchronous | FileOptions.SequentialScan);
 

@@ -215,6 +215,12 @@ public static class IngestApi
             await RemoveAsync(objects, stored);
             return TooLarge(caller.TenantId, limit, null);
         }
+        catch (ObjectStoreUnavailableException)
+        {
+            // The store went away part-way: what this request stored before is removed (now, or once the store is back).
+            await RemoveAsync(objects, stored);
+            throw;
+        }
         catch (Exception ex) when (ex is InvalidDataException or IOException or BadHttpRequestException or OperationCanceledException)
         {
             // A truncated body, a client that went away half-way, or a broken part: nothing of this upload is kept.
@@ -298,6 +304,22 @@ public static class IngestApi
                     + $"{(received.Count > 5 ? ", …" : "")}); supported: {string.Join(", ", SupportedExtensions.Order())}. Nothing was stored.");
         }
 
+        try
+        {
+            return await RecordAndStartAsync(caller, callerApp, received, replace, repo, objects, grains, users, ct);
+        }
+        catch
+        {
+            // Nothing was recorded (the database or the cluster failed): the stored files would be orphans.
+            await RemoveAsync(objects, stored);
+            throw;
+        }
+    }
+
+    private static async Task<Results<Accepted<IngestAccepted>, ProblemHttpResult>> RecordAndStartAsync(
+        Caller caller, string callerApp, List<NewDocument> received, bool replace, IngestionRepository repo,
+        IObjectStore objects, IGrainFactory grains, UserRepository users, CancellationToken ct)
+    {
         // A caller app is registered the first time it sends documents; admins see and manage it under caller-apps.
         await users.RegisterCallerAppAsync(caller.TenantId, callerApp, ct);
 
@@ -432,11 +454,46 @@ public static class IngestApi
         return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
+    /// <summary>
+    /// Removes the files a refused request stored. A store that does not answer now is asked again in the background
+    /// (every 30 seconds for 10 minutes), so that a file nobody will ever index does not stay once the store is back.
+    /// </summary>
     private static async Task RemoveAsync(IObjectStore objects, List<string> keys)
     {
+        var left = new List<string>();
         foreach (var key in keys)
         {
-            await objects.DeleteAsync(key, CancellationToken.None);
+            try
+            {
+                await objects.DeleteAsync(key, CancellationToken.None);
+            }
+            catch (ObjectStoreUnavailableException)
+            {
+                left.Add(key);
+            }
+        }
+
+        if (left.Count > 0)
+        {
+            _ = Task.Run(async () =>
+            {
+                for (var attempt = 0; attempt < 20 && left.Count > 0; attempt++)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(30));
+                    foreach (var key in left.ToList())
+                    {
+                        try
+                        {
+                            await objects.DeleteAsync(key, CancellationToken.None);
+                            left.Remove(key);
+                        }
+                        catch (ObjectStoreUnavailableException)
+                        {
+                            // Still away: the next round asks again.
+                        }
+                    }
+                }
+            });
         }
     }
 

@@ -174,6 +174,16 @@ public sealed class ExternalStoresTests(ExternalStoresFixture fx) : IClassFixtur
         Assert.Equal(HttpStatusCode.ServiceUnavailable, asked.StatusCode);
         Assert.Equal("vector_store_unavailable", problem!["code"]!.GetValue<string>());
         Assert.Contains("QDRANT_URL", problem["detail"]!.GetValue<string>());
+
+        // A document indexed while the vector store is away fails naming the store, not the file, and says how to run it again.
+        var batch = await TestApp.IngestAsync(admin, CallerApp, ("registre.md", Document));
+        var doc = Assert.Single(batch["documents"]!.AsArray())!;
+        Assert.Equal("failed", doc["status"]!.GetValue<string>());
+        Assert.Equal("vector_store_unavailable", doc["error_code"]!.GetValue<string>());
+        var error = doc["error"]!.GetValue<string>();
+        Assert.Contains("QDRANT_URL", error);
+        Assert.Contains("reindex", error);
+        Assert.DoesNotContain("Check the file", error);
     }
 
     [Fact]

@@ -202,6 +202,77 @@ public sealed class S3ObjectStoreContractTests : ObjectStoreContract, IAsyncLife
     }
 
     [Fact]
+    public async Task An_upload_cut_off_or_refused_leaves_no_temporary_file_and_no_object()
+    {
+        var spool = Directory.CreateTempSubdirectory("nexus-spool-test-").FullName;
+        try
+        {
+            using var store = new S3ObjectStore(_s3.Options(), NullLogger<S3ObjectStore>.Instance, spool);
+            await store.EnsureBucketsAsync(CancellationToken.None);
+            await Assert.ThrowsAsync<IOException>(() => store.PutAsync("t/cut", new BreaksAfter(3 * 1024 * 1024), CancellationToken.None));
+            Assert.Empty(Directory.GetFiles(spool));
+            await Assert.ThrowsAsync<FileNotFoundException>(() => store.OpenReadAsync("t/cut", CancellationToken.None));
+
+            using var refused = new S3ObjectStore(_s3.Options(accessKey: "not-the-minio-user"), NullLogger<S3ObjectStore>.Instance, spool);
+            await Assert.ThrowsAsync<ObjectStoreUnavailableException>(
+                () => refused.PutAsync("t/refused", new BreaksAfter(long.MaxValue, 1024 * 1024), CancellationToken.None));
+            Assert.Empty(Directory.GetFiles(spool));
+        }
+        finally
+        {
+            Directory.Delete(spool, recursive: true);
+        }
+    }
+
+    /// <summary>A body without a length that gives <paramref name="limit"/> bytes of <paramref name="total"/>, then breaks like a dropped connection.</summary>
+    private sealed class BreaksAfter(long limit, long total = long.MaxValue) : Stream
+    {
+        private long _sent;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (_sent >= total)
+            {
+                return 0;
+            }
+
+            if (_sent >= limit)
+            {
+                throw new IOException("the client went away");
+            }
+
+            var n = (int)Math.Min(count, Math.Min(limit, total) - _sent);
+            buffer.AsSpan(offset, n).Fill(7);
+            _sent += n;
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
     public async Task A_read_object_is_held_in_a_temporary_file_removed_when_it_is_closed()
     {
         await _store.PutAsync("t/spooled", new MemoryStream(Encoding.UTF8.GetBytes("contenu")), CancellationToken.None);
