@@ -109,7 +109,7 @@ public sealed partial class ChunkWorkerGrain(
             return await FailAsync(work, attempt, extracted.ErrorCode ?? "extraction_failed", extracted.ErrorMessage ?? "extraction failed", ct);
         }
 
-        var chunks = await Task.Run(() => chunker.Split(extracted.Text!), ct);
+        var chunks = await Task.Run(() => chunker.Split(extracted.Text!, ct), ct);
         if (chunks.Count == 0)
         {
             return await FailAsync(work, attempt, "no_extractable_text", "the file contains no text that can be indexed", ct);

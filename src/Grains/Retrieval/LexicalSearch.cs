@@ -63,9 +63,30 @@ public sealed partial class LexicalSearch(NpgsqlDataSource db)
         "comment quel quels quelle quelles quoi pourquoi quand combien peut peux puis doit dois faut faire a été " +
         "how what which why when can could should would does do";
 
-    /// <summary>What the question says in parentheses: weighted by <see cref="LexicalOptions.AsideWeight"/>.</summary>
+    /// <summary>One innermost group in parentheses.</summary>
     [GeneratedRegex(@"\([^()]*\)")]
     private static partial Regex Asides();
+
+    /// <summary>
+    /// The question without what it says in parentheses (nested groups and full-width parentheses included), whose words
+    /// are weighted by <see cref="LexicalOptions.AsideWeight"/>. An unbalanced parenthesis is left as it is.
+    /// </summary>
+    internal static string WithoutAsides(string question)
+    {
+        var text = question.Replace('（', '(').Replace('）', ')');
+        for (var i = 0; i < 32; i++)
+        {
+            var next = Asides().Replace(text, " ");
+            if (next.Length == text.Length)
+            {
+                break;
+            }
+
+            text = next;
+        }
+
+        return text;
+    }
 
     public async Task<LexicalResult> SearchAsync(string tenantId, string query, LexicalOptions options, CancellationToken ct)
     {
@@ -159,7 +180,7 @@ public sealed partial class LexicalSearch(NpgsqlDataSource db)
             """);
         cmd.Parameters.AddWithValue("t", tenantId);
         cmd.Parameters.AddWithValue("q", query);
-        cmd.Parameters.AddWithValue("main", Asides().Replace(query, " "));
+        cmd.Parameters.AddWithValue("main", WithoutAsides(query));
         cmd.Parameters.AddWithValue("aside", options.AsideWeight);
         cmd.Parameters.AddWithValue("qwords", QuestionWords);
         cmd.Parameters.AddWithValue("k1", options.K1);

@@ -33,6 +33,18 @@ public sealed class ChunkerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_cancelled_split_stops_instead_of_reading_the_whole_text()
+    {
+        var chunker = new Chunker(Tokens, new ChunkerOptions());
+        var huge = string.Concat(Enumerable.Repeat(FrenchSamples.LongDocument + "\n", 200));
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+
+        Assert.Throws<OperationCanceledException>(() => chunker.Split(huge, cancelled.Token));
+        Assert.NotEmpty(chunker.Split(FrenchSamples.LongDocument, CancellationToken.None));
+    }
+
+    [Fact]
     public void Model_limit_is_256_word_pieces_minus_cls_and_sep()
     {
         Assert.Equal(254, Tokens.MaxInputTokens);

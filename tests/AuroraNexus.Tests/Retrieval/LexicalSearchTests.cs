@@ -52,6 +52,15 @@ public sealed class LexicalSearchTests(PostgresFixture postgres)
         Assert.Equal("permis.txt", onlyAside[0]);
     }
 
+    [Theory]
+    [InlineData("FAED (Fichier automatisé) : qui ?", "FAED   : qui ?")]
+    [InlineData("CNIL (Commission (nationale) informatique) : c'est quoi ?", "CNIL   : c'est quoi ?")]
+    [InlineData("SIV（Système d'immatriculation）: accès", "SIV : accès")]
+    [InlineData("Pourquoi (sans fin", "Pourquoi (sans fin")]
+    [InlineData("()", " ")]
+    public void What_a_question_says_in_parentheses_is_set_apart_nested_and_full_width_included(string question, string main) =>
+        Assert.Equal(main.Replace(" ", ""), LexicalSearch.WithoutAsides(question).Replace(" ", ""));
+
     [Fact]
     public async Task A_question_made_only_of_question_words_still_searches_with_them()
     {
