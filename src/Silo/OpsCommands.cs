@@ -50,6 +50,10 @@ public static class OpsCommands
         return report.ExitCode;
     }
 
+    /// <summary>The variables that choose and reach the object and vector stores.</summary>
+    private static readonly string[] StoreVariables =
+        ["S3_ENDPOINT", "QDRANT_URL", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "S3_BUCKET_UPLOADS", "S3_BUCKET_ARTIFACTS"];
+
     /// <param name="workingDirectory">Where a relative NEXUS_DATA_DIR (or the default .nexus) is looked for; the process's by default.</param>
     public static async Task<DoctorReport> RunDoctorAsync(
         IConfiguration config, CancellationToken ct, bool testCredentials = false, string? workingDirectory = null)
@@ -65,6 +69,7 @@ public static class OpsCommands
 
         NexusSettings? settings = null;
         string? settingsProblem = null;
+        var storesSetAside = false;
         if (dataDir is { Exists: false })
         {
             settingsProblem = $"no single-node data directory at {dataDir.Path}";
@@ -78,6 +83,19 @@ public static class OpsCommands
             catch (NexusConfigurationException ex)
             {
                 settingsProblem = ex.Message;
+                // A refused store variable (its own line says which) does not concern PostgreSQL or the keys: loaded
+                // without the store variables, the rest of the configuration still lets those be checked.
+                var withoutStores = new ConfigurationBuilder().AddConfiguration(config)
+                    .AddInMemoryCollection(StoreVariables.ToDictionary(v => v, _ => (string?)null)).Build();
+                try
+                {
+                    settings = NexusSettings.Load(withoutStores, singleNode);
+                    storesSetAside = true;
+                }
+                catch (NexusConfigurationException)
+                {
+                    // Something else is wrong too: the checks that need the settings say so.
+                }
             }
         }
 
@@ -129,7 +147,8 @@ public static class OpsCommands
 
             await using var provider = services.BuildServiceProvider();
             var options = new DoctorOptions(testCredentials ? provider.GetService<CredentialTester>() : null);
-            var context = new DoctorContext(config, singleNode, settings, dataSource, databaseProblem, provider.GetServices<IComponentProbe>(), options);
+            var context = new DoctorContext(config, singleNode, settings, dataSource, databaseProblem, provider.GetServices<IComponentProbe>(), options,
+                storesSetAside);
             var report = await provider.GetRequiredService<NexusDoctor>().RunAsync(context, ct);
             return dataDir is null ? report : new DoctorReport([dataDir.Verdict(), .. report.Results]);
         }

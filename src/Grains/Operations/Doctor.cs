@@ -62,7 +62,7 @@ public interface IDoctorCheck
 /// <summary>What the checks look at: the raw environment (so that a broken one is still diagnosed), and when it could be opened, the database.</summary>
 public sealed class DoctorContext(
     IConfiguration configuration, bool singleNode, NexusSettings? settings, NpgsqlDataSource? database, string? databaseProblem,
-    IEnumerable<IComponentProbe> probes, DoctorOptions? options = null)
+    IEnumerable<IComponentProbe> probes, DoctorOptions? options = null, bool storesSetAside = false)
 {
     private Task<DatabaseState>? _state;
 
@@ -73,6 +73,12 @@ public sealed class DoctorContext(
 
     /// <summary>Null when the environment is too broken to load (the secret checks say why).</summary>
     public NexusSettings? Settings { get; } = settings;
+
+    /// <summary>
+    /// The store variables were refused, and <see cref="Settings"/> were loaded without them so that the database and
+    /// the keys could still be checked: the stores themselves were not probed.
+    /// </summary>
+    public bool StoresSetAside { get; } = storesSetAside;
 
     public IReadOnlyList<IComponentProbe> Probes { get; } = [.. probes];
 

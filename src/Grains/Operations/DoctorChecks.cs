@@ -318,7 +318,7 @@ internal static class ProbeCheck
         }
 
         var probe = context.Probes.FirstOrDefault(p => p.Name == probeName);
-        if (probe is null && context.Settings is null)
+        if (probe is null && (context.Settings is null || context.StoresSetAside))
         {
             // The adapters are built from the settings: with the configuration refused there is nothing to probe with.
             return [new(check, FindingLevel.Warning, $"{variable} is set but {probeName} was not probed: the configuration does not load (see the errors above)",
@@ -336,7 +336,8 @@ internal static class ProbeCheck
         try
         {
             var result = await probe.ProbeAsync(timeout.Token);
-            return [new(check, result.Ok ? FindingLevel.Ok : FindingLevel.Error, result.Message, result.Ok ? null : result.Fix)];
+            return [new(check, result.Ok ? FindingLevel.Ok : FindingLevel.Error, result.Message,
+                result.Ok ? null : result.Fix ?? $"do what the line says, check {variable} ({context.Configuration[variable]}), then run doctor again")];
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {

@@ -245,6 +245,25 @@ public sealed class DoctorTests(PostgresFixture postgres) : IDisposable
     }
 
     [Fact]
+    public async Task A_refused_store_variable_is_one_error_and_the_database_and_keys_are_still_checked()
+    {
+        var cs = await MigratedDatabaseAsync("doctor_store_only");
+        var config = Cluster(cs, ("S3_ENDPOINT", "http://minio:9000"), ("MINIO_ROOT_USER", "nexus"), ("MINIO_ROOT_PASSWORD", "12345"));
+
+        var report = await OpsCommands.RunDoctorAsync(config, Ct);
+
+        Assert.Equal(2, report.ExitCode);
+        var errors = report.Results.Where(r => r.Level == FindingLevel.Error).ToList();
+        var minio = Assert.Single(errors);
+        Assert.Equal("minio_credentials", minio.Check);
+        Assert.Contains("MINIO_ROOT_PASSWORD", minio.Verdict);
+        Assert.Equal(FindingLevel.Ok, Line(report, "postgres").Level);
+        Assert.Equal(FindingLevel.Ok, Line(report, "schema").Level);
+        Assert.Equal(FindingLevel.Ok, Line(report, "credentials_key_decrypts").Level);
+        Assert.Contains("not probed", Line(report, "buckets").Verdict);
+    }
+
+    [Fact]
     public async Task Unreachable_stores_are_probed_through_the_real_adapters_and_named()
     {
         var cs = await MigratedDatabaseAsync("doctor_stores");
@@ -259,6 +278,7 @@ public sealed class DoctorTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(FindingLevel.Error, buckets.Level);
         Assert.Contains("unreachable", buckets.Verdict);
         Assert.Contains("S3_ENDPOINT", buckets.Verdict + buckets.Fix);
+        Assert.NotNull(buckets.Fix);
         var qdrant = Line(report, "qdrant");
         Assert.Equal(FindingLevel.Error, qdrant.Level);
         Assert.Contains("QDRANT_URL", qdrant.Verdict + qdrant.Fix);
