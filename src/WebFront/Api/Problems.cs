@@ -19,27 +19,49 @@ public static class Problems
     public static Task Write(HttpContext context, int status, string code, string detail) =>
         Create(status, code, detail).ExecuteAsync(context);
 
+    /// <summary>The problem for an exception that reached the pipeline, with its stable code.</summary>
+    private static async Task HandleAsync(HttpContext context)
+    {
+        var feature = context.Features.Get<IExceptionHandlerFeature>();
+        var error = feature?.Error;
+        // The handler runs with the endpoint cleared; the feature keeps the one that failed.
+        if (error is BadHttpRequestException { StatusCode: 400 } && InvalidQueryParameter(context, feature?.Endpoint) is { } invalid)
+        {
+            await invalid.ExecuteAsync(context);
+            return;
+        }
+
+        var (status, code, detail) = Classify(error);
+        if (Outage(error))
+        {
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("AuroraNexus.WebFront")
+                .LogWarning("{Method} {Path} answered {Status} {Code}: {Detail}", context.Request.Method, context.Request.Path, status, code, detail);
+        }
+
+        if (RetryAfterSeconds(error, status) is { } seconds)
+        {
+            context.Response.Headers.RetryAfter = seconds;
+        }
+
+        await Write(context, status, code, detail);
+    }
+
+    /// <summary>A failure of something the product depends on, named with its cause and fix: not a defect of the request's code.</summary>
+    private static bool Outage(Exception? error) => error is LlmException
+        or AuroraNexus.Grains.Storage.ObjectStoreUnavailableException
+        or AuroraNexus.Grains.Retrieval.VectorStoreUnavailableException
+        or Orleans.Runtime.SiloUnavailableException
+        || error is NpgsqlException and not PostgresException;
+
     public static void UseNexusProblemDetails(this WebApplication app)
     {
-        app.UseExceptionHandler(handler => handler.Run(async context =>
+        app.UseExceptionHandler(new ExceptionHandlerOptions
         {
-            var feature = context.Features.Get<IExceptionHandlerFeature>();
-            var error = feature?.Error;
-            // The handler runs with the endpoint cleared; the feature keeps the one that failed.
-            if (error is BadHttpRequestException { StatusCode: 400 } && InvalidQueryParameter(context, feature?.Endpoint) is { } invalid)
-            {
-                await invalid.ExecuteAsync(context);
-                return;
-            }
-
-            var (status, code, detail) = Classify(error);
-            if (RetryAfterSeconds(error, status) is { } seconds)
-            {
-                context.Response.Headers.RetryAfter = seconds;
-            }
-
-            await Write(context, status, code, detail);
-        }));
+            // An outage the product names (a store, the database, the cluster, the provider) is one warning line with its
+            // cause, not an "unhandled exception" with a stack trace on every request; anything else keeps the full record.
+            SuppressDiagnosticsCallback = context => Outage(context.Exception),
+            ExceptionHandler = HandleAsync,
+        });
         app.UseStatusCodePages(async ctx =>
         {
             var response = ctx.HttpContext.Response;

@@ -136,7 +136,8 @@ public sealed class ExternalStoresTests(ExternalStoresFixture fx) : IClassFixtur
     [Fact]
     public async Task Credentials_MinIO_refuses_fail_uploads_with_503_and_show_in_health()
     {
-        await using var app = await TestApp.StartAsync(await fx.Postgres.CreateDatabaseAsync("stores_bad"), fx.Variables(user: "not-the-minio-user"));
+        using var logs = new LogCapture();
+        await using var app = await TestApp.StartAsync(await fx.Postgres.CreateDatabaseAsync("stores_bad"), fx.Variables(user: "not-the-minio-user"), logs);
         using var admin = await app.LoginAsync();
 
         var health = await admin.GetAsync("/api/health");
@@ -153,6 +154,10 @@ public sealed class ExternalStoresTests(ExternalStoresFixture fx) : IClassFixtur
         Assert.Contains("refused the credentials", problem["detail"]!.GetValue<string>());
         var documents = (await admin.GetFromJsonAsync<JsonArray>("/api/documents"))!;
         Assert.Empty(documents);
+
+        // An outage is one warning line naming it, not an unhandled exception with its stack trace.
+        Assert.Contains(logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("answered 503 object_store_unavailable", StringComparison.Ordinal));
+        Assert.DoesNotContain(logs.Lines, l => l.Contains("unhandled exception", StringComparison.OrdinalIgnoreCase));
     }
 
     [Fact]
