@@ -304,21 +304,25 @@ public static class IngestApi
                     + $"{(received.Count > 5 ? ", …" : "")}); supported: {string.Join(", ", SupportedExtensions.Order())}. Nothing was stored.");
         }
 
+        var recorded = new System.Runtime.CompilerServices.StrongBox<bool>();
         try
         {
-            return await RecordAndStartAsync(caller, callerApp, received, replace, repo, objects, grains, users, ct);
+            return await RecordAndStartAsync(caller, callerApp, received, replace, repo, objects, grains, users, recorded, ct);
         }
-        catch
+        catch when (!recorded.Value)
         {
-            // Nothing was recorded (the database or the cluster failed): the stored files would be orphans.
+            // The batch was not recorded (the database failed): its stored files would be orphans. Once recorded, a
+            // batch that could not be started is resumed by the sweep, so its files stay.
             await RemoveAsync(objects, stored);
             throw;
         }
     }
 
+    /// <param name="recorded">Set once the batch and its documents are in the database.</param>
     private static async Task<Results<Accepted<IngestAccepted>, ProblemHttpResult>> RecordAndStartAsync(
         Caller caller, string callerApp, List<NewDocument> received, bool replace, IngestionRepository repo,
-        IObjectStore objects, IGrainFactory grains, UserRepository users, CancellationToken ct)
+        IObjectStore objects, IGrainFactory grains, UserRepository users, System.Runtime.CompilerServices.StrongBox<bool> recorded,
+        CancellationToken ct)
     {
         // A caller app is registered the first time it sends documents; admins see and manage it under caller-apps.
         await users.RegisterCallerAppAsync(caller.TenantId, callerApp, ct);
@@ -331,20 +335,21 @@ public static class IngestApi
 
         var batchId = Guid.NewGuid();
         var replaced = new List<ReplacedDocument>();
-        var recorded = await repo.CreateBatchAsync(caller.TenantId, callerApp, batchId, caller.UserId, documents, ct, replace, replaced);
-        foreach (var settled in recorded.Where(d => DocumentStatuses.IsTerminal(d.Status)))
+        var rows = await repo.CreateBatchAsync(caller.TenantId, callerApp, batchId, caller.UserId, documents, ct, replace, replaced);
+        recorded.Value = true;
+        foreach (var settled in rows.Where(d => DocumentStatuses.IsTerminal(d.Status)))
         {
             // Refused or found a duplicate here, these never reach the batch's workers, which count the others.
             NexusMetrics.DocumentIngested(caller.TenantId, settled.Status);
         }
 
-        foreach (var twin in recorded.Where(d => d.Status == DocumentStatuses.Duplicate && documents.Any(x => x.Id == d.Id && x.Status == DocumentStatuses.Queued)))
+        foreach (var twin in rows.Where(d => d.Status == DocumentStatuses.Duplicate && documents.Any(x => x.Id == d.Id && x.Status == DocumentStatuses.Queued)))
         {
             // Stored before a concurrent upload of the same bytes won the race: the copy is not needed.
             await objects.DeleteAsync(twin.ObjectKey, ct);
         }
 
-        documents = [.. recorded];
+        documents = [.. rows];
         var plan = new BatchPlan(caller.TenantId, callerApp, [.. documents.Select(d =>
             new PlannedDocument(d.Id, d.FileName, d.ObjectKey, d.SizeBytes, d.Status, d.ErrorCode))]);
         await grains.GetGrain<IIngestionBatchGrain>(batchId).StartAsync(plan, ct);
