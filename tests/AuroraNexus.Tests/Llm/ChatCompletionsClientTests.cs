@@ -799,14 +799,15 @@ public sealed class ChatCompletionsClientTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<LlmException>(async () =>
         {
             await foreach (var _ in Client.StreamAsync(
-                _stub.Endpoint(), Question, NoRetry with { Timeout = TimeSpan.FromMilliseconds(300) }, CancellationToken.None))
+                _stub.Endpoint(), Question, NoRetry with { Timeout = TimeSpan.FromSeconds(1) }, CancellationToken.None))
             {
             }
         });
 
         Assert.Equal(LlmErrorCode.ProviderUnavailable, error.Code);
         Assert.StartsWith("Timeout:", error.Message);
-        Assert.Equal(1, _stub.ChatCalls);
+        // Not retried. (On a stalled machine the timeout can pass before the request reaches the stub: 0 is fine too.)
+        Assert.InRange(_stub.ChatCalls, 0, 1);
     }
 
     [Fact]
