@@ -88,7 +88,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
 
             if (body.Length - body.Position > PartCollectionInterval)
             {
-                body = new PartCollectingStream(body);
+                body = CollectingSpentParts(body);
             }
 
             var length = body.Length - body.Position;
@@ -139,53 +139,17 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
     /// the collector's own pace, a 300 MB upload leaves about 300 MB of spent parts in the large object heap. Reading
     /// through this stream collects them every <see cref="PartCollectionInterval"/>, so an upload holds a few parts at most.
     /// </summary>
-    private sealed class PartCollectingStream(Stream inner) : Stream
+    private static ReadObservingStream CollectingSpentParts(Stream body)
     {
-        private long _sinceCollection;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => inner.CanSeek;
-
-        public override bool CanWrite => false;
-
-        public override long Length => inner.Length;
-
-        public override long Position
+        var next = PartCollectionInterval;
+        return new ReadObservingStream(body, (total, _) =>
         {
-            get => inner.Position;
-            set => inner.Position = value;
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            Count(await inner.ReadAsync(buffer, cancellationToken));
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        private int Count(int read)
-        {
-            _sinceCollection += read;
-            if (_sinceCollection >= PartCollectionInterval)
+            if (total >= next)
             {
-                _sinceCollection = 0;
+                next = total + PartCollectionInterval;
                 GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
             }
-
-            return read;
-        }
+        }, ownsInner: false);
     }
 
     /// <summary>A temporary file only this stream sees, deleted when it is closed (also when the process dies on Linux once closed).</summary>

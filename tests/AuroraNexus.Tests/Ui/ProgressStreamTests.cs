@@ -10,7 +10,7 @@ public sealed class ProgressStreamTests
         var bytes = new byte[1_000_003];
         new Random(7).NextBytes(bytes);
         var reported = new List<double>();
-        await using var stream = new ProgressStream(new MemoryStream(bytes), bytes.Length, reported.Add);
+        await using var stream = ProgressStream.Over(new MemoryStream(bytes), bytes.Length, reported.Add);
         using var copy = new MemoryStream();
 
         await stream.CopyToAsync(copy, 4096);
@@ -26,7 +26,7 @@ public sealed class ProgressStreamTests
     public async Task An_empty_file_is_100_percent_once_read()
     {
         var reported = new List<double>();
-        await using var stream = new ProgressStream(new MemoryStream(), 0, reported.Add);
+        await using var stream = ProgressStream.Over(new MemoryStream(), 0, reported.Add);
 
         Assert.Equal(0, await stream.ReadAsync(new byte[16]));
 
